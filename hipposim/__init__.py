@@ -1,0 +1,28 @@
+"""hipposim: hippocampal memory and Transformer attention, driven by one scenario file.
+
+The light public API (importing it never imports brian2)::
+
+    import hipposim
+    scenario = hipposim.load_scenario("scenarios/apple_completion.yaml")
+    run = hipposim.run_scenario(scenario, out="runs/apple")
+    run.results["hopfield-modern-v1"]["overlap"].sel(pattern="apple")
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import HipposimError, ScenarioError
+from .registry import registry
+from .scenario import Scenario, build_stimulus, load_scenario, loads_scenario
+from .stimuli import Stimulus
+
+
+def run_scenario(*args, **kwargs):
+    """Run a scenario and write its run folder; see :func:`hipposim.runner.run_scenario`."""
+    from .runner import run_scenario as _run
+
+    return _run(*args, **kwargs)
+
+
+__all__ = ["HipposimError", "Scenario", "ScenarioError", "Stimulus", "build_stimulus", "load_scenario",
+           "loads_scenario", "registry", "run_scenario", "__version__"]

@@ -1,0 +1,1 @@
+"""Simulator backends. Each one only translates; it hands back plain arrays."""

@@ -1,0 +1,1 @@
+"""The Brian2 backend: the only part of hipposim that imports brian2."""

@@ -1,0 +1,92 @@
+"""The model contract.
+
+A model is declared once: an id with a version, a one-line description, a
+pydantic ``Params`` class whose fields carry defaults, bounds, units and
+descriptions, and the names of what it can record. Its constructor only stores
+validated parameters; :meth:`Model.run` does the work and returns a labeled
+:class:`xarray.Dataset` that never holds simulator objects.
+
+Every result dataset has these dimensions and variables (models may add more):
+
+* dims ``cue`` (one per cue in the batch), ``step`` (updates, layers or time
+  bins; ``step`` coordinate carries ``units``), ``pattern`` (stored items) and
+  ``unit`` (item space: pixels or neurons of the stored pattern);
+* ``state(cue, step, unit)``: the model's current estimate of the item;
+* ``overlap(cue, step, pattern)``: overlap with every stored item;
+* ``energy(cue, step)``: the model's energy (NaN where it has none);
+* ``converged_step(cue)``: first step index at which the dynamics stopped
+  changing (-1 if they never did);
+* coordinate ``target(cue)``: the index of the item each cue was made from.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .stimuli import Stimulus
+
+
+class Params(BaseModel):
+    """Base class for model parameters: frozen, and unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Model:
+    """Base class of every hipposim model. Subclasses set the class attributes."""
+
+    #: one-line description shown by ``hipposim models``
+    description: ClassVar[str] = ""
+    #: parameter declaration
+    Params: ClassVar[type[Params]] = Params
+    #: what the step axis counts ("update", "layer", "ms")
+    step_unit: ClassVar[str] = "update"
+    #: names of the variables :meth:`run` records, beyond the standard ones
+    records: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: Params | dict[str, Any] | None = None, **kwargs: Any):
+        if params is None:
+            params = self.Params(**kwargs)
+        elif isinstance(params, dict):
+            params = self.Params(**{**params, **kwargs})
+        self.params = params
+
+    def run(self, stimulus: Stimulus, rng: np.random.Generator):  # -> xr.Dataset
+        """Store ``stimulus.patterns``, recall from ``stimulus.cues``; return the labeled result."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
+
+
+def standard_dataset(stimulus: Stimulus, states: np.ndarray, overlaps: np.ndarray,
+                     energy: np.ndarray | None, converged_step: np.ndarray,
+                     step_values: np.ndarray | None = None, step_unit: str = "update",
+                     attrs: dict[str, Any] | None = None):
+    """Build the standard result :class:`xarray.Dataset` from plain arrays."""
+    import xarray as xr
+
+    n_cues, n_steps = states.shape[:2]
+    if step_values is None:
+        step_values = np.arange(n_steps)
+    if energy is None:
+        energy = np.full((n_cues, n_steps), np.nan)
+    ds = xr.Dataset(
+        {
+            "state": (("cue", "step", "unit"), np.asarray(states, dtype=float)),
+            "overlap": (("cue", "step", "pattern"), np.asarray(overlaps, dtype=float)),
+            "energy": (("cue", "step"), np.asarray(energy, dtype=float)),
+            "converged_step": (("cue",), np.asarray(converged_step, dtype=np.int64)),
+        },
+        coords={
+            "cue": np.arange(n_cues),
+            "step": ("step", np.asarray(step_values, dtype=float), {"units": step_unit}),
+            "pattern": list(stimulus.names),
+            "target": ("cue", np.asarray(stimulus.targets, dtype=np.int64)),
+        },
+        attrs=dict(attrs or {}),
+    )
+    ds.attrs.setdefault("step_unit", step_unit)
+    return ds

@@ -1,0 +1,140 @@
+"""Pure maths shared by the abstract memories and the Transformer analogue.
+
+One function, :func:`softmax_retrieval`, computes ``softmax(beta Q K^T) V``.
+The modern Hopfield update (Ramsauer et al. 2020, eq. 3),
+
+    xi_new = X softmax(beta X^T xi),
+
+is this function with ``Q = xi^T``, ``K = V = X^T``; scaled dot-product
+attention (Vaswani et al. 2017) is it with ``beta = 1/sqrt(d_k)``. The identity
+between the two therefore holds by construction.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+Separation = Literal["softmax", "argmax"]
+
+
+def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable log(sum(exp(z))) along ``axis`` (max-shifted)."""
+    zmax = np.max(z, axis=axis, keepdims=True)
+    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    out = np.log(np.sum(np.exp(z - zmax), axis=axis, keepdims=True)) + zmax
+    return np.squeeze(out, axis=axis)
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Max-shifted softmax; finite for arbitrarily large inputs."""
+    zmax = np.max(z, axis=axis, keepdims=True)
+    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    e = np.exp(z - zmax)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def separate(scores: np.ndarray, separation: Separation = "softmax") -> np.ndarray:
+    """The separation function of a universal Hopfield network (Millidge et al. 2022).
+
+    ``softmax`` gives attention / modern Hopfield weights; ``argmax`` puts all
+    weight on the best match (the beta -> infinity limit; ties share equally).
+    """
+    if separation == "softmax":
+        return softmax(scores, axis=-1)
+    if separation == "argmax":
+        best = scores == np.max(scores, axis=-1, keepdims=True)
+        return best / np.sum(best, axis=-1, keepdims=True)
+    raise ValueError(f"unknown separation {separation!r}; expected 'softmax' or 'argmax'")
+
+
+def softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, beta: float,
+                      mask: np.ndarray | None = None, separation: Separation = "softmax"
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``softmax(beta Q K^T + mask) V``: attention and the modern Hopfield update in one.
+
+    Parameters
+    ----------
+    queries : (..., n_q, d_k)
+    keys : (..., n_m, d_k)
+    values : (..., n_m, d_v)
+    beta : inverse temperature (1/sqrt(d_k) for attention).
+    mask : optional boolean (..., n_q, n_m); False entries get zero weight.
+    separation : "softmax" or "argmax".
+
+    Returns
+    -------
+    (retrieved (..., n_q, d_v), weights (..., n_q, n_m))
+    """
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(f"query width {queries.shape[-1]} does not match key width {keys.shape[-1]}")
+    if keys.shape[-2] != values.shape[-2]:
+        raise ValueError(f"{keys.shape[-2]} keys but {values.shape[-2]} values")
+    scores = beta * (queries @ np.swapaxes(keys, -1, -2))
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = separate(scores, separation)
+    return weights @ values, weights
+
+
+def modern_hopfield_energy(xi: np.ndarray, patterns: np.ndarray, beta: float,
+                           separation: Separation = "softmax") -> np.ndarray:
+    """Energy of a modern Hopfield network (Ramsauer et al. 2020, eq. 2).
+
+        E = -lse(beta, X^T xi) + 1/2 xi^T xi + beta^-1 ln N + 1/2 M^2,
+
+    with lse(beta, z) = beta^-1 ln sum_i exp(beta z_i), N stored patterns and
+    M the largest pattern norm. For ``argmax`` separation the beta -> infinity
+    limit ``-max(X^T xi) + 1/2 xi^T xi + 1/2 M^2`` is used.
+
+    ``xi`` is (..., d); ``patterns`` is (N, d) (rows are the stored x_i).
+    """
+    scores = xi @ patterns.T
+    n = patterns.shape[0]
+    big_m = np.max(np.linalg.norm(patterns, axis=1))
+    quad = 0.5 * np.sum(xi * xi, axis=-1) + 0.5 * big_m**2
+    if separation == "argmax":
+        return -np.max(scores, axis=-1) + quad
+    return -logsumexp(beta * scores, axis=-1) / beta + quad + np.log(n) / beta
+
+
+def hebbian_weights(patterns: np.ndarray) -> np.ndarray:
+    """Hopfield's outer-product rule W = (1/N) sum_mu xi^mu xi^mu^T, W_ii = 0 (Hopfield 1982)."""
+    n = patterns.shape[1]
+    w = patterns.T @ patterns / n
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+def covariance_weights(patterns: np.ndarray, coding_level: float | None = None) -> np.ndarray:
+    """Covariance rule W_ij = sum_mu (xi_i - a)(xi_j - a), W_ii = 0 (Tsodyks & Feigel'man 1988)."""
+    a = float(np.mean(patterns)) if coding_level is None else coding_level
+    centred = patterns - a
+    w = centred.T @ centred
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+def hopfield_energy(states: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """E = -1/2 s^T W s for each row s of ``states``."""
+    return -0.5 * np.einsum("ci,ij,cj->c", states, weights, states)
+
+
+def overlaps(states: np.ndarray, patterns: np.ndarray, coding: str = "bipolar") -> np.ndarray:
+    """Overlap of every state with every pattern.
+
+    bipolar: m_mu = (1/N) xi^mu . s (Amit et al. 1985); 1 for perfect recall.
+    binary: the Pearson correlation of s with xi^mu (0 for a constant state).
+    ``states`` is (..., N), ``patterns`` (P, N); returns (..., P).
+    """
+    if coding == "bipolar":
+        return states @ patterns.T / patterns.shape[1]
+    s = states - states.mean(axis=-1, keepdims=True)
+    x = patterns - patterns.mean(axis=-1, keepdims=True)
+    num = s @ x.T
+    den = np.linalg.norm(s, axis=-1, keepdims=True) * np.linalg.norm(x, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return out

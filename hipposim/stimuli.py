@@ -1,0 +1,183 @@
+"""Stored patterns and recall cues.
+
+Every model in a scenario receives the same :class:`Stimulus`: the stored
+patterns, the batch of cues made from them, and which pattern each cue targets.
+Patterns come in two codings:
+
+* ``bipolar``: entries in {-1, +1} (classical Hopfield, images);
+* ``binary``: entries in {0, 1} at coding level ``a`` (sparse, CA3-like).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+
+Coding = Literal["bipolar", "binary"]
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """Patterns and cues shared by all models of a scenario.
+
+    Attributes
+    ----------
+    patterns : (P, N) array of stored items, in ``coding``.
+    names : the P item names.
+    coding : "bipolar" ({-1,+1}) or "binary" ({0,1}).
+    cues : (C, N) array, the recall cues, in the same coding; masked units
+        hold 0 (the neutral value of both codings).
+    targets : (C,) indices of the pattern each cue was made from.
+    known : (C, N) bool, True where the cue carries information about the target.
+    image_shape : (rows, cols) when the patterns are images, else None.
+    """
+
+    patterns: np.ndarray
+    names: tuple[str, ...]
+    coding: Coding
+    cues: np.ndarray
+    targets: np.ndarray
+    known: np.ndarray
+    image_shape: tuple[int, int] | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def n_patterns(self) -> int:
+        return self.patterns.shape[0]
+
+    @property
+    def n_units(self) -> int:
+        return self.patterns.shape[1]
+
+    @property
+    def coding_level(self) -> float:
+        """Fraction of active (+1 or 1) entries over all patterns."""
+        return float(np.mean(self.patterns > 0))
+
+    def bipolar_patterns(self) -> np.ndarray:
+        """Patterns as {-1,+1}."""
+        return self.patterns if self.coding == "bipolar" else 2.0 * self.patterns - 1.0
+
+    def bipolar_cues(self) -> np.ndarray:
+        """Cues as {-1,0,+1}: unknown units are 0."""
+        if self.coding == "bipolar":
+            return self.cues
+        return np.where(self.known, 2.0 * self.cues - 1.0, 0.0)
+
+    def to_dataset(self):
+        """The stimulus as a labeled :class:`xarray.Dataset` (saved in every run folder)."""
+        import xarray as xr
+
+        attrs = {"coding": self.coding}
+        if self.image_shape is not None:
+            attrs["image_rows"], attrs["image_cols"] = self.image_shape
+        return xr.Dataset(
+            {"patterns": (("pattern", "unit"), self.patterns.astype(np.float64)),
+             "cues": (("cue", "unit"), self.cues.astype(np.float64)),
+             "known": (("cue", "unit"), self.known.astype(np.int8)),
+             "targets": (("cue",), self.targets.astype(np.int64))},
+            coords={"pattern": list(self.names), "cue": np.arange(len(self.targets))},
+            attrs=attrs)
+
+    @classmethod
+    def from_dataset(cls, ds) -> "Stimulus":
+        shape = None
+        if "image_rows" in ds.attrs:
+            shape = (int(ds.attrs["image_rows"]), int(ds.attrs["image_cols"]))
+        return cls(patterns=ds["patterns"].values, names=tuple(str(n) for n in ds["pattern"].values),
+                   coding=str(ds.attrs["coding"]), cues=ds["cues"].values,
+                   targets=ds["targets"].values.astype(int), known=ds["known"].values.astype(bool),
+                   image_shape=shape)
+
+
+# --------------------------------------------------------------------------- patterns
+
+def random_bipolar(count: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """P x N i.i.d. +-1 patterns with equal probability."""
+    return rng.choice(np.array([-1.0, 1.0]), size=(count, size))
+
+
+def sparse_binary(count: int, size: int, coding_level: float, rng: np.random.Generator) -> np.ndarray:
+    """P x N 0/1 patterns with exactly round(a N) active units each."""
+    k = int(round(coding_level * size))
+    if k < 1:
+        raise ValueError(f"coding level {coding_level} leaves no active unit in {size} units")
+    out = np.zeros((count, size))
+    for mu in range(count):  # loop over patterns, not neurons
+        out[mu, rng.choice(size, size=k, replace=False)] = 1.0
+    return out
+
+
+def correlated_bipolar(count: int, size: int, parents: int, similarity: float,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Hierarchically correlated +-1 patterns.
+
+    ``parents`` random ancestors; each child copies its parent and re-draws each
+    unit with probability ``1 - similarity``, so the expected overlap of a child
+    with its parent is ``similarity`` and of two siblings ``similarity**2``.
+    Returns (patterns, parent index of each pattern).
+    """
+    ancestors = random_bipolar(parents, size, rng)
+    family = np.arange(count) % parents
+    redraw = rng.random((count, size)) < (1.0 - similarity)
+    noise = random_bipolar(count, size, rng)
+    return np.where(redraw, noise, ancestors[family]), family
+
+
+def available_images() -> list[str]:
+    """Names of the built-in binary images."""
+    folder = resources.files("hipposim") / "data" / "images"
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".txt"))
+
+
+def load_image(name: str) -> np.ndarray:
+    """A built-in image as a (rows, cols) array of +-1 ('#' is +1)."""
+    path = resources.files("hipposim") / "data" / "images" / f"{name}.txt"
+    if not path.is_file():
+        raise ValueError(f"no built-in image named {name!r}; available: {', '.join(available_images())}")
+    rows = [line.rstrip("\n") for line in path.read_text().splitlines() if line.strip()]
+    return np.array([[1.0 if c == "#" else -1.0 for c in row] for row in rows])
+
+
+# --------------------------------------------------------------------------- cues
+
+REGIONS = ("left_half", "right_half", "top_half", "bottom_half", "center", "border")
+
+
+def region_mask(region: str, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean mask (True = hidden) of a named image region."""
+    rows, cols = shape
+    r, c = np.mgrid[0:rows, 0:cols]
+    masks = {
+        "left_half": c < cols // 2,
+        "right_half": c >= cols // 2,
+        "top_half": r < rows // 2,
+        "bottom_half": r >= rows // 2,
+        "center": (abs(r - (rows - 1) / 2) < rows / 4) & (abs(c - (cols - 1) / 2) < cols / 4),
+    }
+    masks["border"] = ~masks["center"]
+    return masks[region].ravel()
+
+
+def masked_cue(pattern: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """Zero the hidden units (0 is neutral: 'unknown' for +-1, 'inactive' for 0/1)."""
+    return np.where(hidden, 0.0, pattern)
+
+
+def noisy_cue(pattern: np.ndarray, fraction: float, coding: Coding, rng: np.random.Generator) -> np.ndarray:
+    """Flip a random ``fraction`` of the units (exactly round(fraction N) of them)."""
+    n = pattern.size
+    flip = np.zeros(n, dtype=bool)
+    flip[rng.choice(n, size=int(round(fraction * n)), replace=False)] = True
+    flipped = -pattern if coding == "bipolar" else 1.0 - pattern
+    return np.where(flip, flipped, pattern)
+
+
+def mixture_cue(a: np.ndarray, b: np.ndarray, weight: float, coding: Coding) -> np.ndarray:
+    """A mixture weight*a + (1-weight)*b, re-binarised (ties go to ``a``)."""
+    if coding == "bipolar":
+        mix = weight * a + (1 - weight) * b
+        return np.where(mix == 0, a, np.sign(mix))
+    return (weight * a + (1 - weight) * b >= 0.5).astype(float)

@@ -1,0 +1,107 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Scenario files are data. They are read with PyYAML's safe loader; tags other
+than the plain YAML ones (``!!python/object`` and friends) are refused, and so
+are anchors and aliases, which are the vehicle of "billion laughs" bombs. Each
+value's line is recorded under its field path so that validation errors can
+point at the line to fix.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem, ScenarioError
+
+_ALLOWED_TAGS = {
+    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+MAX_BYTES = 1_000_000
+
+
+def path_key(parts: tuple) -> str:
+    """Render a field path such as ``models[1].params.beta``."""
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out
+
+
+def load_yaml_text(text: str, source: str | None = None) -> tuple[Any, dict[str, int]]:
+    """Parse YAML text. Returns the data and a map from field path to line (1-based)."""
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise ScenarioError(f"file is larger than {MAX_BYTES} bytes; a scenario is a short text", source)
+    loader = yaml.SafeLoader(text)
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 1
+                raise ScenarioError(Problem(
+                    "YAML anchors and aliases (&name / *name) are not allowed in scenario files; "
+                    "write each value out in full", line=line), source)
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ScenarioError(Problem(f"not valid YAML: {exc.problem or exc}", line=line), source) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML: {exc}", source) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise ScenarioError("the file is empty; expected a mapping with 'name', 'patterns', 'cues' and 'models'",
+                            source)
+    lines: dict[str, int] = {}
+    data = _construct(node, (), lines, source)
+    return data, lines
+
+
+def _construct(node: yaml.Node, parts: tuple, lines: dict[str, int], source: str | None) -> Any:
+    line = node.start_mark.line + 1
+    lines[path_key(parts)] = line
+    if node.tag not in _ALLOWED_TAGS:
+        raise ScenarioError(Problem(
+            f"the YAML tag {node.tag!r} is not allowed; a scenario holds only plain values "
+            "(strings, numbers, booleans, lists and mappings)", path_key(parts), line), source)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ScenarioError(Problem("mapping keys must be plain names", path_key(parts),
+                                            key_node.start_mark.line + 1), source)
+            key = key_node.value
+            if key in out:
+                raise ScenarioError(Problem(f"the key {key!r} appears twice", path_key(parts + (key,)),
+                                            key_node.start_mark.line + 1), source)
+            out[key] = _construct(value_node, parts + (key,), lines, source)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(n, parts + (i,), lines, source) for i, n in enumerate(node.value)]
+    constructor = yaml.SafeLoader("")
+    try:
+        return constructor.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(Problem(f"cannot read this value: {exc}", path_key(parts), line), source) from None
+    finally:
+        constructor.dispose()
+
+
+def load_yaml_file(path: str | Path) -> tuple[Any, dict[str, int]]:
+    """Read and parse a YAML file; a missing or unreadable file is a :class:`ScenarioError`."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"no such file: '{path}'", str(path))
+    if not path.is_file():
+        raise ScenarioError(f"'{path}' is not a file", str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", str(path)) from None
+    return load_yaml_text(text, str(path))

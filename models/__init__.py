@@ -1,0 +1,1 @@
+"""The hipposim model library (installed as ``hipposim.models``)."""
