@@ -138,3 +138,65 @@ def overlaps(states: np.ndarray, patterns: np.ndarray, coding: str = "bipolar") 
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
     return out
+
+
+def chunked_softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, beta: float,
+                              chunk_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """``softmax(beta Q K^T) V`` streamed over memories, never holding all the weights.
+
+    The memories are visited in chunks of ``chunk_size``. A running maximum
+    ``m``, normaliser ``s`` and weighted sum ``a`` are rescaled whenever the
+    maximum grows (the streaming log-sum-exp of online softmax):
+
+        m' = max(m, max_j z_j),  s' = s e^(m - m') + sum_j e^(z_j - m'),
+        a' = a e^(m - m') + sum_j e^(z_j - m') v_j,
+
+    with z_j = beta q . k_j; the result is a / s. Extra memory is
+    O(n_q * chunk_size), so 10^6 memories cost no more scratch than one chunk;
+    the result equals :func:`softmax_retrieval` up to rounding.
+
+    Parameters
+    ----------
+    queries : (n_q, d_k)
+    keys : (n_m, d_k)
+    values : (n_m, d_v); may be the same array as ``keys`` (Hopfield memory).
+    beta : inverse temperature, > 0.
+    chunk_size : memories per chunk.
+
+    Returns
+    -------
+    (retrieved (n_q, d_v), lse (n_q,)) where ``lse = ln sum_j exp(beta q . k_j)``,
+    from which the modern Hopfield energy follows without a second pass.
+    """
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(f"query width {queries.shape[-1]} does not match key width {keys.shape[-1]}")
+    if keys.shape[0] != values.shape[0]:
+        raise ValueError(f"{keys.shape[0]} keys but {values.shape[0]} values")
+    dtype = np.result_type(queries, keys, values)
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    n_q = queries.shape[0]
+    # fold beta into the queries once instead of scaling every score chunk
+    scaled = np.asarray(queries, dtype=dtype) * dtype.type(beta)
+    running_max = np.full(n_q, -np.inf, dtype=dtype)
+    normaliser = np.zeros(n_q, dtype=dtype)
+    acc = np.zeros((n_q, values.shape[1]), dtype=dtype)
+    scores = np.empty((n_q, min(chunk_size, keys.shape[0])), dtype=dtype)
+    for start in range(0, keys.shape[0], chunk_size):
+        k_chunk = keys[start:start + chunk_size]
+        z = scores[:, :k_chunk.shape[0]]
+        np.matmul(scaled, k_chunk.T, out=z)
+        new_max = np.maximum(running_max, z.max(axis=1))
+        rescale = np.exp(running_max - new_max)
+        z -= new_max[:, None]
+        np.exp(z, out=z)
+        normaliser *= rescale
+        normaliser += z.sum(axis=1)
+        acc *= rescale[:, None]
+        acc += z @ values[start:start + chunk_size]
+        running_max = new_max
+    return acc / normaliser[:, None], np.log(normaliser) + running_max

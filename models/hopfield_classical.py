@@ -29,7 +29,7 @@ def async_sweep(states: np.ndarray, fields: np.ndarray, weights: np.ndarray, ord
     """One asynchronous sweep over all units in ``order``, for a batch of states, in place.
 
     Visiting unit i sets s_i <- sign(h_i) (h_i = sum_j W_ij s_j). Units whose
-    sign already agrees leave the state unchanged, so the sweep jumps from one
+    sign already agrees (or whose field is exactly 0) leave the state unchanged, so the sweep jumps from one
     disagreeing unit to the next in ``order`` and updates the local fields with
     a rank-one correction after each flip: the Python loop runs once per flip
     (per batch step), never once per neuron, and the result equals the
@@ -50,9 +50,10 @@ def async_sweep(states: np.ndarray, fields: np.ndarray, weights: np.ndarray, ord
         cues = rows[active]
         j = np.argmax(wants[active], axis=1)
         units = order[j]
-        new = -states[cues, units]
+        old = states[cues, units]
+        new = np.sign(fields[cues, units])
         states[cues, units] = new
-        fields[cues] += 2.0 * new[:, None] * weights[units]
+        fields[cues] += (new - old)[:, None] * weights[units]
         position[cues] = j + 1
         flips += len(cues)
 
@@ -78,10 +79,7 @@ class ClassicalHopfield(Model):
             if p.update == "sync":
                 s = np.where(fields > 0, 1.0, np.where(fields < 0, -1.0, s))
             else:
-                # units that start at 0 (masked) are set by their first visit
-                zero = s == 0
-                s = np.where(zero & (fields == 0), 1.0, s)
-                fields = s @ w
+                # a masked unit (state 0) takes the sign of its field on its first visit
                 async_sweep(s, fields, w, rng.permutation(n))
             history.append(s.copy())
             still = np.all(history[-1] == history[-2], axis=1)

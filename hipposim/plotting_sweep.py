@@ -1,0 +1,139 @@
+"""Figures of a sweep, drawn from its aggregated dataset (``sweep.nc``)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .plotting import PALETTE, _mpl
+
+ALPHA_C = 0.138  # Amit, Gutfreund & Sompolinsky 1985
+
+
+def _logistic(x, alpha, width):
+    return 1.0 / (1.0 + np.exp((x - alpha) / width))
+
+
+def fit_critical_load(load: np.ndarray, success: np.ndarray, seeds: np.ndarray, n_boot: int = 200,
+                      rng: np.random.Generator | None = None) -> dict:
+    """Critical load: the load where a falling logistic fitted to the success rate crosses 0.5.
+
+    The 95% interval comes from a bootstrap over seeds (whole seeds are resampled,
+    so the correlation between loads within a seed is kept).
+    """
+    from scipy.optimize import curve_fit
+
+    rng = rng or np.random.default_rng(0)
+    ok = np.isfinite(success)
+    load, success, seeds = load[ok], success[ok], seeds[ok]
+
+    def fit(x, y):
+        if y.max() - y.min() < 0.5:
+            return np.nan
+        try:
+            (alpha, _), _ = curve_fit(_logistic, x, y, p0=(np.median(x), 0.01 + 0.1 * np.ptp(x)), maxfev=5000)
+        except (RuntimeError, ValueError):
+            return np.nan
+        return alpha if x.min() <= alpha <= x.max() else np.nan
+
+    estimate = fit(load, success)
+    unique = np.unique(seeds)
+    boots = []
+    for _ in range(n_boot if len(unique) > 1 else 0):
+        pick = rng.choice(unique, size=len(unique), replace=True)
+        idx = np.concatenate([np.nonzero(seeds == s)[0] for s in pick])
+        boots.append(fit(load[idx], success[idx]))
+    boots = np.array([b for b in boots if np.isfinite(b)])
+    lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots.size >= 10 else (np.nan, np.nan))
+    return {"alpha_c": float(estimate), "ci_low": float(lo), "ci_high": float(hi)}
+
+
+def _by_load(ds, model: str, metric: str):
+    load = ds["load"].values
+    values = ds[metric].sel(model=model).values
+    xs = np.unique(load)
+    mean, half = [], []
+    for x in xs:
+        v = values[(load == x) & np.isfinite(values)]
+        mean.append(v.mean() if v.size else np.nan)
+        half.append(1.96 * v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else 0.0)
+    return xs, np.array(mean), np.array(half)
+
+
+def plot_capacity(ds):
+    """Success rate and final overlap against load P/N, with confidence bands and theory."""
+    plt = _mpl()
+    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    models = list(ds["model"].values)
+    fits = {}
+    for k, model in enumerate(models):
+        colour = PALETTE[k % len(PALETTE)]
+        for ax, metric in ((ax_s, "success_rate"), (ax_m, "final_overlap")):
+            xs, mean, half = _by_load(ds, model, metric)
+            ax.plot(xs, mean, "o-", color=colour, lw=2, ms=4, label=model)
+            ax.fill_between(xs, mean - half, mean + half, color=colour, alpha=0.2, lw=0)
+        fit = fit_critical_load(ds["load"].values, ds["success_rate"].sel(model=model).values,
+                                ds["seed"].values)
+        fits[model] = fit
+        if np.isfinite(fit["alpha_c"]):
+            ax_s.axvline(fit["alpha_c"], color=colour, lw=1, ls="--")
+            ax_s.annotate(f"fit {fit['alpha_c']:.3f}", (fit["alpha_c"], 0.55), color=colour, fontsize=8,
+                          rotation=90, ha="right", va="bottom")
+    for ax in (ax_s, ax_m):
+        ax.axvline(ALPHA_C, color="k", lw=1.2, ls=":")
+        ax.annotate(r"$\alpha_c = 0.138$", (ALPHA_C, 0.02), fontsize=9, ha="left", va="bottom",
+                    xytext=(3, 0), textcoords="offset points")
+        for n in np.unique(ds["n_units"].values):
+            mceliece = 1.0 / (2.0 * math.log(n))
+            if mceliece <= ds["load"].values.max():
+                ax.axvline(mceliece, color="0.5", lw=1, ls="-.")
+                ax.annotate(f"N/(2 ln N), N={n}", (mceliece, 0.3), fontsize=8, color="0.4", rotation=90,
+                            ha="right")
+        ax.set_xlabel("load  P / N")
+        ax.set_ylim(-0.03, 1.03)
+    ax_s.set_ylabel("retrieval success rate")
+    ax_m.set_ylabel("final overlap with target")
+    ax_m.legend(frameon=False, loc="lower left")
+    fig.suptitle("Capacity: recall against load (bands: 95% CI over seeds)", y=1.02)
+    fig.tight_layout()
+    return fig, fits
+
+
+def plot_generic(ds):
+    """Final overlap against the first swept field, per model."""
+    plt = _mpl()
+    swept = [c for c in ds.coords if c not in ("task", "model", "seed", "n_units", "n_patterns", "load")]
+    x_name = swept[0] if swept else "load"
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    x = ds[x_name].values
+    numeric = np.issubdtype(np.asarray(x).dtype, np.number)
+    xs = np.unique(x)
+    for k, model in enumerate(ds["model"].values):
+        v = ds["final_overlap"].sel(model=model).values
+        means = [np.nanmean(v[x == u]) if np.isfinite(v[x == u]).any() else np.nan for u in xs]
+        ax.plot(xs if numeric else np.arange(len(xs)), means, "o-", color=PALETTE[k % len(PALETTE)],
+                label=str(model))
+    if not numeric:
+        ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
+    ax.set_xlabel(x_name)
+    ax.set_ylabel("final overlap with target")
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",)) -> list[str]:
+    """Draw a sweep's figures into ``folder``; writes fitted values to ``fits.json`` for capacity sweeps."""
+    plt = _mpl()
+    written = []
+    if ds.attrs.get("sweep_kind") == "capacity":
+        fig, fits = plot_capacity(ds)
+        folder.write_json("fits.json", fits)
+        name = "capacity"
+    else:
+        fig, name = plot_generic(ds), "sweep"
+    for fmt in formats:
+        rel = f"{subdir}/{name}.{fmt}"
+        folder.save_figure(fig, rel)
+        written.append(rel)
+    plt.close(fig)
+    return written
