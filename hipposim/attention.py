@@ -28,7 +28,7 @@ def _float_dtype(*arrays: np.ndarray) -> np.dtype:
 
 def _check_beta(beta: float | None, d_k: int) -> float:
     if beta is None:
-        return 1.0 / np.sqrt(d_k)
+        return float(1.0 / np.sqrt(d_k))  # a Python float keeps float32 inputs float32
     if not np.isfinite(beta) or beta <= 0:
         raise ValueError(f"beta must be a finite number > 0, got {beta}")
     return float(beta)
