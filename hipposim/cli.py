@@ -57,7 +57,11 @@ def _sweep(scenario, out: Path, args, executor: str) -> int:
     fits = out / "fits.json"
     if fits.exists():
         for model, f in json.loads(fits.read_text()).items():
-            print(f"  {model}: critical load {f['alpha_c']:.4g} (95% CI {f['ci_low']:.4g} .. {f['ci_high']:.4g})")
+            if f["alpha_c"] is None:
+                print(f"  {model}: no critical load within the swept loads")
+            else:
+                ci = ("" if f["ci_low"] is None else f" (95% CI {f['ci_low']:.3f} .. {f['ci_high']:.3f})")
+                print(f"  {model}: critical load {f['alpha_c']:.3f}{ci}")
     return 3 if failed else 0
 
 

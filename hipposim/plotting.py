@@ -83,6 +83,7 @@ def plot_energy(results: Mapping[str, Any], axes=None):
         ax.set_title(label)
         ax.set_xlabel(_step_label(ds))
         ax.set_ylabel("energy E")
+        ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle("Energy descent", y=1.02)
     return fig
 
@@ -134,7 +135,7 @@ def plot_image_recall(results: Mapping[str, Any], stimulus, cue: int = 0, max_st
                     for s in ax.spines.values():
                         s.set_visible(True), s.set_color("0.7")
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, fontweight="bold")
-    fig.suptitle(f"Pattern completion: '{stimulus.names[target]}' from its cue", y=1.0)
+    fig.suptitle(f"Pattern completion: '{stimulus.names[target]}' from its cue (grey = hidden)", y=1.0)
     fig.tight_layout()
     return fig
 

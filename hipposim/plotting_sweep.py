@@ -76,9 +76,8 @@ def plot_capacity(ds):
                                 ds["seed"].values)
         fits[model] = fit
         if np.isfinite(fit["alpha_c"]):
-            ax_s.axvline(fit["alpha_c"], color=colour, lw=1, ls="--")
-            ax_s.annotate(f"fit {fit['alpha_c']:.3f}", (fit["alpha_c"], 0.55), color=colour, fontsize=8,
-                          rotation=90, ha="right", va="bottom")
+            ax_s.axvline(fit["alpha_c"], color=colour, lw=1, ls="--",
+                         label=f"{model}: fitted critical load {fit['alpha_c']:.3f}")
     for ax in (ax_s, ax_m):
         ax.axvline(ALPHA_C, color="k", lw=1.2, ls=":")
         ax.annotate(r"$\alpha_c = 0.138$", (ALPHA_C, 0.02), fontsize=9, ha="left", va="bottom",
@@ -94,6 +93,8 @@ def plot_capacity(ds):
     ax_s.set_ylabel("retrieval success rate")
     ax_m.set_ylabel("final overlap with target")
     ax_m.legend(frameon=False, loc="lower left")
+    ax_s.legend(handles=[h for h in ax_s.get_legend_handles_labels()[0] if "fitted" in h.get_label()],
+                frameon=False, loc="upper right", fontsize=8)
     fig.suptitle("Capacity: recall against load (bands: 95% CI over seeds)", y=1.02)
     fig.tight_layout()
     return fig, fits
@@ -127,7 +128,9 @@ def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",)) -> list[st
     written = []
     if ds.attrs.get("sweep_kind") == "capacity":
         fig, fits = plot_capacity(ds)
-        folder.write_json("fits.json", fits)
+        from .analysis import _clean
+
+        folder.write_json("fits.json", _clean(fits))
         name = "capacity"
     else:
         fig, name = plot_generic(ds), "sweep"

@@ -70,17 +70,21 @@ class ClassicalHopfield(Model):
         p = self.params
         patterns = stimulus.bipolar_patterns()
         self.weights_ = w = hebbian_weights(patterns)
+        # The dynamics use the unnormalised integer weights N*W: same signs, but
+        # fields are exact integers, so ties (h = 0) are exact and incremental
+        # field updates accumulate no rounding error.
+        w_int = np.rint(w * patterns.shape[1])
         s = stimulus.bipolar_cues().astype(float).copy()
         n_cues, n = s.shape
         history = [s.copy()]
         converged = np.full(n_cues, -1)
         for step in range(1, p.max_steps + 1):
-            fields = s @ w
+            fields = s @ w_int
             if p.update == "sync":
                 s = np.where(fields > 0, 1.0, np.where(fields < 0, -1.0, s))
             else:
                 # a masked unit (state 0) takes the sign of its field on its first visit
-                async_sweep(s, fields, w, rng.permutation(n))
+                async_sweep(s, fields, w_int, rng.permutation(n))
             history.append(s.copy())
             still = np.all(history[-1] == history[-2], axis=1)
             converged[(converged < 0) & still] = step - 1

@@ -1,0 +1,64 @@
+"""Code-generation targets: numpy, cython and cpp_standalone.
+
+* ``numpy`` starts at once and needs no compiler.
+* ``cython`` compiles each code object once; the compiled modules live in a
+  user cache (``~/.cache/hipposim/cython`` or ``$HIPPOSIM_CACHE/cython``). The
+  cache is keyed by a hash of the generated code and Brian2 locks it, so
+  parallel runs can share it and a second run reuses the compiled code.
+* ``cpp_standalone`` builds a whole program in a fresh per-run folder
+  (:func:`tempfile.mkdtemp`), so parallel runs never collide.
+
+Different targets draw random numbers differently: a seed reproduces spikes
+only within one target.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Literal
+
+Target = Literal["numpy", "cython", "cpp_standalone"]
+
+
+def cache_root() -> Path:
+    """Root of hipposim's compiled-code cache."""
+    env = os.environ.get("HIPPOSIM_CACHE")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hipposim"
+    return base
+
+
+@contextlib.contextmanager
+def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]:
+    """Select a Brian2 target for the duration of the block; restore the previous one after.
+
+    Yields a dict that receives ``build_dir`` for ``cpp_standalone``.
+    """
+    import brian2 as b2
+
+    info: dict = {"target": target}
+    old_target = b2.prefs.codegen.target
+    old_cache = b2.prefs.codegen.runtime.cython.cache_dir
+    build_dir = None
+    try:
+        if target == "cpp_standalone":
+            build_dir = tempfile.mkdtemp(prefix="hipposim-standalone-")
+            info["build_dir"] = build_dir
+            b2.set_device("cpp_standalone", directory=build_dir, build_on_run=True)
+        else:
+            b2.prefs.codegen.target = target
+            if target == "cython":
+                cache = cache_root() / "cython"
+                cache.mkdir(parents=True, exist_ok=True)
+                b2.prefs.codegen.runtime.cython.cache_dir = str(cache)
+        yield info
+    finally:
+        b2.prefs.codegen.target = old_target
+        b2.prefs.codegen.runtime.cython.cache_dir = old_cache
+        if target == "cpp_standalone":
+            b2.device.reinit()
+            b2.set_device("runtime")
+            if build_dir and not keep_build:
+                shutil.rmtree(build_dir, ignore_errors=True)

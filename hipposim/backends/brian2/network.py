@@ -1,0 +1,217 @@
+"""The CA3 -> CA1 spiking network in Brian2: build it from plain arrays, run it, return plain arrays.
+
+Everything the network needs (connectivity, initial weights, the time course
+of every drive and switch) arrives as numpy arrays in a :class:`NetworkSpec`;
+everything it produces leaves as numpy arrays in a :class:`NetworkOutput`.
+No Brian2 object or Quantity crosses this boundary.
+
+Populations (every object has an explicit name: Brian2 orders objects that
+share a schedule slot by name, so automatic names made the same seed give
+different spikes when a network was built twice in one process):
+
+* ``ca3_e`` pyramidal cells, ``ca3_i`` basket cells (feedback inhibition);
+* ``ca1_e`` pyramidal cells, ``ca1_i`` interneurons;
+* ``ec`` entorhinal input (Poisson, rates from a timeline);
+* ``mossy`` dentate mossy fibres (Poisson, one per CA3 cell, the teacher).
+
+Plastic synapses (``ca3_ee`` recurrent collaterals, ``schaffer`` CA3->CA1)
+follow one of three rules; ``plastic(t)`` gates learning and ``rec_gain(t)``
+scales recurrent transmission (acetylcholine-like switch):
+
+* ``stdp-symmetric`` (Mishra et al. 2016 window, with a depression offset
+  ``theta`` that makes it a spike-based covariance rule)::
+
+      pre spike:  w <- clip(w + eta (a_post - theta), 0, w_max)
+      post spike: w <- clip(w + eta (a_pre  - theta), 0, w_max)
+
+* ``stdp-asymmetric`` (pair-based, Bi & Poo 1998 window)::
+
+      pre spike:  w <- clip(w - eta a_minus a_post, 0, w_max)
+      post spike: w <- clip(w + eta a_pre, 0, w_max)
+
+* ``covariance`` (rate-based; ``nu`` are low-pass rate traces)::
+
+      every 1 ms: w <- clip(w + eta (nu_pre/nu_ref - a)(nu_post/nu_ref - a), 0, w_max)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lif import LIFConstants, lif_group
+
+POPULATIONS = ("ca3_e", "ca3_i", "ca1_e", "ca1_i", "ec")
+
+
+@dataclass
+class Projection:
+    """Connections ``i -> j`` with weights (volts for fixed, dimensionless for plastic)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    w: np.ndarray
+
+
+@dataclass
+class NetworkSpec:
+    """Everything needed to build and run the network, in SI units and plain arrays."""
+
+    dt: float
+    duration: float
+    sizes: dict[str, int]
+    lif_e: LIFConstants
+    lif_i: LIFConstants
+    timeline_dt: float
+    mossy_rates: np.ndarray      # (T, n_ca3_e) Hz
+    ec_rates: np.ndarray         # (T, n_ec) Hz
+    rec_gain: np.ndarray         # (T,) scales recurrent CA3 transmission
+    pp_gain: np.ndarray          # (T,) scales perforant-path transmission to CA3
+    plastic: np.ndarray          # (T,) 1 where synapses learn
+    ee: Projection               # plastic, w in [0, w_max]
+    schaffer: Projection         # plastic
+    fixed: dict[str, Projection]  # name -> fixed projection (w in volts); names "src__tgt__label"
+    w_ee: float                  # volts per unit weight, recurrent
+    w_sc: float                  # volts per unit weight, Schaffer
+    w_mf: float                  # volts, mossy fibre synapse
+    rule: str = "stdp-symmetric"
+    eta: float = 0.05
+    theta: float = 1.0
+    a_minus: float = 1.05
+    tau_stdp: float = 40e-3
+    w_max: float = 1.0
+    nu_ref: float = 50.0
+    coding_level: float = 0.1
+    seed: int = 0
+    target: str = "numpy"
+    record_ec: bool = True
+
+
+@dataclass
+class NetworkOutput:
+    """Plain results of one simulation."""
+
+    spikes: dict[str, tuple[np.ndarray, np.ndarray]]  # pop -> (times s, indices)
+    ee_w: np.ndarray
+    schaffer_w: np.ndarray
+    final_v: dict[str, np.ndarray]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _plastic_synapse_code(rule: str) -> tuple[str, str, str]:
+    """(model, on_pre extra, on_post) for a learning rule."""
+    if rule == "stdp-symmetric":
+        model = """w : 1
+        dapre/dt = -apre/tau_stdp : 1 (event-driven)
+        dapost/dt = -apost/tau_stdp : 1 (event-driven)"""
+        pre = "apre += 1\nw = clip(w + eta*plastic_ta(t)*(apost - theta), 0, w_max)"
+        post = "apost += 1\nw = clip(w + eta*plastic_ta(t)*(apre - theta), 0, w_max)"
+    elif rule == "stdp-asymmetric":
+        model = """w : 1
+        dapre/dt = -apre/tau_stdp : 1 (event-driven)
+        dapost/dt = -apost/tau_stdp : 1 (event-driven)"""
+        pre = "apre += 1\nw = clip(w - eta*a_minus*plastic_ta(t)*apost, 0, w_max)"
+        post = "apost += 1\nw = clip(w + eta*plastic_ta(t)*apre, 0, w_max)"
+    elif rule == "covariance":
+        model = "w : 1"
+        pre, post = "", ""
+    else:
+        raise ValueError(f"unknown plasticity rule {rule!r}")
+    return model, pre, post
+
+
+def build_and_run(spec: NetworkSpec) -> NetworkOutput:
+    """Build the network described by ``spec``, simulate it, and return plain arrays."""
+    import brian2 as b2
+
+    from .codegen import configure_target
+
+    timings: dict[str, float] = {}
+    with configure_target(spec.target):
+        t0 = time.perf_counter()
+        b2.seed(spec.seed)
+        net, monitors, plastic_syn = _build(spec)
+        timings["build_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        net.run(spec.duration * b2.second, namespace={})
+        timings["run_s"] = time.perf_counter() - t0
+        spikes = {pop: (np.asarray(m.t_[:], dtype=float), np.asarray(m.i[:], dtype=np.int64))
+                  for pop, m in monitors.items()}
+        out = NetworkOutput(
+            spikes=spikes,
+            ee_w=np.asarray(plastic_syn["ca3_ee"].w[:], dtype=float),
+            schaffer_w=np.asarray(plastic_syn["schaffer"].w[:], dtype=float),
+            final_v={pop: np.asarray(net[pop].v_[:], dtype=float)
+                     for pop in ("ca3_e", "ca3_i", "ca1_e", "ca1_i")},
+            timings=timings)
+    return out
+
+
+def _build(spec: NetworkSpec):
+    import brian2 as b2
+
+    dt = spec.dt
+    second = b2.second
+    ta = {
+        "mossy_ta": b2.TimedArray(spec.mossy_rates * b2.Hz, dt=spec.timeline_dt * second, name="mossy_ta"),
+        "ec_ta": b2.TimedArray(spec.ec_rates * b2.Hz, dt=spec.timeline_dt * second, name="ec_ta"),
+        "rec_gain_ta": b2.TimedArray(spec.rec_gain, dt=spec.timeline_dt * second, name="rec_gain_ta"),
+        "pp_gain_ta": b2.TimedArray(spec.pp_gain, dt=spec.timeline_dt * second, name="pp_gain_ta"),
+        "plastic_ta": b2.TimedArray(spec.plastic, dt=spec.timeline_dt * second, name="plastic_ta"),
+    }
+    groups = {
+        "ca3_e": lif_group("ca3_e", spec.sizes["ca3_e"], spec.lif_e, dt),
+        "ca3_i": lif_group("ca3_i", spec.sizes["ca3_i"], spec.lif_i, dt),
+        "ca1_e": lif_group("ca1_e", spec.sizes["ca1_e"], spec.lif_e, dt),
+        "ca1_i": lif_group("ca1_i", spec.sizes["ca1_i"], spec.lif_i, dt),
+    }
+    groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates="ec_ta(t, i)", name="ec", dt=dt * second,
+                                   namespace={"ec_ta": ta["ec_ta"]})
+    mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates="mossy_ta(t, i)", name="mossy", dt=dt * second,
+                            namespace={"mossy_ta": ta["mossy_ta"]})
+    objects: list = list(groups.values()) + [mossy]
+
+    mf = b2.Synapses(mossy, groups["ca3_e"], on_pre="ge_post += w_mf", name="mossy_ca3",
+                     dt=dt * second, namespace={"w_mf": spec.w_mf * b2.volt})
+    mf.connect(j="i")
+    objects.append(mf)
+
+    plastic_ns = {"eta": spec.eta, "theta": spec.theta, "a_minus": spec.a_minus,
+                  "tau_stdp": spec.tau_stdp * second, "w_max": spec.w_max,
+                  "plastic_ta": ta["plastic_ta"], "rec_gain_ta": ta["rec_gain_ta"],
+                  "nu_ref": spec.nu_ref * b2.Hz, "a_level": spec.coding_level}
+    model, pre_learn, post = _plastic_synapse_code(spec.rule)
+    plastic_syn = {}
+    for name, src, tgt, proj, scale, gain in (
+            ("ca3_ee", "ca3_e", "ca3_e", spec.ee, spec.w_ee, "*rec_gain_ta(t)"),
+            ("schaffer", "ca3_e", "ca1_e", spec.schaffer, spec.w_sc, "")):
+        ns = dict(plastic_ns, w_scale=scale * b2.volt)
+        on_pre = f"ge_post += w_scale*w{gain}" + ("\n" + pre_learn if pre_learn else "")
+        syn = b2.Synapses(groups[src], groups[tgt], model=model, on_pre=on_pre,
+                          on_post=post or None, name=name, dt=dt * second, namespace=ns)
+        syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
+        syn.w = proj.w
+        if spec.rule == "covariance":
+            syn.run_regularly("w = clip(w + eta*plastic_ta(t)*(nu_pre/nu_ref - a_level)"
+                              "*(nu_post/nu_ref - a_level), 0, w_max)", dt=1 * b2.ms, name=f"{name}_cov")
+        plastic_syn[name] = syn
+        objects.append(syn)
+
+    for key, proj in spec.fixed.items():
+        src, tgt, label = key.split("__")
+        inhibitory = src in ("ca3_i", "ca1_i")
+        var = "gi" if inhibitory else "ge"
+        gain = "*pp_gain_ta(t)" if (src == "ec" and tgt == "ca3_e") else ""
+        syn = b2.Synapses(groups[src], groups[tgt], model="w : volt", on_pre=f"{var}_post += w{gain}",
+                          name=f"{src}_{tgt}_{label}", dt=dt * second,
+                          namespace={"pp_gain_ta": ta["pp_gain_ta"]})
+        syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
+        syn.w = proj.w * b2.volt
+        objects.append(syn)
+
+    pops = [p for p in POPULATIONS if p != "ec" or spec.record_ec]
+    monitors = {p: b2.SpikeMonitor(groups[p], name=f"spikes_{p}") for p in pops}
+    objects += list(monitors.values())
+    net = b2.Network(*objects, name="hipposim_ca3")
+    return net, monitors, plastic_syn
