@@ -23,15 +23,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+
+from .strict import Strict
 
 from .stimuli import Stimulus
 
 
-class Params(BaseModel):
-    """Base class for model parameters: frozen, and unknown keys are refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Params(Strict):
+    """Base class for model parameters: frozen, and unknown keys are refused with a did-you-mean."""
 
 
 class Model:

@@ -21,29 +21,10 @@ from pydantic_core import PydanticCustomError
 
 from . import stimuli
 from .errors import Problem, ScenarioError
+from .strict import Strict
 from .yamlio import load_yaml_file, load_yaml_text, path_key
 
 SCHEMA_VERSION = 1
-
-
-class Strict(BaseModel):
-    """Base of every schema section: frozen, and unknown keys are refused with a did-you-mean."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unknown(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            known = set(cls.model_fields)
-            for key in data:
-                if key not in known:
-                    guess = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
-                    hint = f"did you mean '{guess[0]}'? " if guess else ""
-                    raise PydanticCustomError(
-                        "unknown_field", "unknown field '{key}'; {hint}expected one of: {allowed}",
-                        {"key": str(key), "hint": hint, "allowed": ", ".join(sorted(known))})
-        return data
 
 
 # --------------------------------------------------------------------------- patterns
