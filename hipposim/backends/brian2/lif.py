@@ -66,7 +66,7 @@ def lif_rate(current: np.ndarray | float, c: LIFConstants = LIFConstants()) -> n
     return out
 
 
-def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "exact"):
+def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "exponential_euler"):
     """A named Brian2 ``NeuronGroup`` of ``n`` LIF cells at rest."""
     import brian2 as b2
 

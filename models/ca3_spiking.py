@@ -1,0 +1,658 @@
+"""A spiking CA3 -> CA1 -> cortex model in Brian2 whose recurrent synapses learn online.
+
+Circuit (DESIGN.md section 2; field notes in section 6):
+
+* **EC** (entorhinal input layer): two Poisson channels per item unit, an "on"
+  channel that fires at ``ec_rate`` when the unit is +1 (or 1) and an "off"
+  channel that fires when it is known to be -1 (or 0). A masked unit silences
+  both, so a cue carries exactly what is known about the item.
+* **DG teacher** (numpy): each CA3 cell sees a small local receptive field of
+  item units (a ``rf_side`` x ``rf_side`` patch of the image, or a run of
+  ``rf_side**2`` consecutive units for non-image items) through fixed random
+  weights; the item, centred on the mean of the stored items, is projected
+  through them and a k-winners-take-all keeps the ``coding_level`` fraction of
+  cells with the largest input. That set is the item's CA3 code. During
+  encoding, mossy fibres (one Poisson source per CA3 cell, strong synapses)
+  impose the code.
+* **CA3**: ``n_e`` LIF pyramidal cells, recurrent collaterals built with
+  networkx (``topology``), ``n_i`` basket cells giving feedback inhibition.
+* **Perforant path** (EC -> CA3): each CA3 cell receives the EC channels of its
+  own receptive field. The weights are set during encoding by a one-shot
+  clipped Hebbian (Willshaw) rule between EC activity and the imposed CA3
+  code, ``w_ij = w_pp`` if channel j was active while cell i was in the code of
+  some item. Perforant transmission onto CA3 is switched on at recall, where it
+  carries the cue only. Because the receptive fields are local, a cue that
+  shows half of an image drives the part of the item's code whose receptive
+  fields lie in the visible half, i.e. "the portion of the code that the
+  visible part determines"; recurrent collaterals must complete the rest.
+* **CA1**: ``n_ca1`` LIF cells plus interneurons. Its code for each item is made
+  the same way as CA3's (its own receptive fields and kWTA); EC -> CA1
+  (temporoammonic) synapses are set by the same Willshaw rule and stay on in
+  both phases. Schaffer collaterals CA3 -> CA1 learn online with the same rule
+  as the recurrent synapses.
+* **Cortex readout**: ridge regression (scipy) from L2-normalised CA1 spike
+  counts, averaged over ``readout_window`` windows during encoding, to the item.
+  Applied to every recall bin it gives the reconstruction over time.
+
+Phases: each item is presented for ``t_encode`` (recurrent transmission scaled
+by ``ach_scale``, synapses learn), followed by a silent ``t_gap``. Each cue is
+preceded by a ``t_reset`` with no input and no recurrent transmission, then
+presented for ``t_recall`` with full recurrent transmission; synapses learn at
+recall only if ``plasticity_at_recall``.
+
+Overlap: m_mu(t) is the Pearson correlation between the vector of CA3 spike
+counts in a ``bin`` window and the CA3 code of item mu (DESIGN.md section 2).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Literal
+
+import numpy as np
+from pydantic import ConfigDict, Field, model_validator
+
+from hipposim.errors import ModelError
+from hipposim.model import Model, Params, standard_dataset
+from hipposim.retrieval import covariance_weights, overlaps
+from hipposim.stimuli import Stimulus
+from hipposim.units import Rate, Time, Voltage
+
+Rule = Literal["stdp-symmetric", "stdp-asymmetric", "covariance"]
+Topology = Literal["random", "small_world", "distance"]
+TargetName = Literal["numpy", "cython", "cpp_standalone"]
+SPIKING_POPULATIONS = ("ca3_e", "ca3_i", "ca1_e", "ca1_i", "ec")
+
+
+class CA3SpikingParams(Params):
+    """Parameters of :class:`CA3Spiking`. Quantities are strings with units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True,
+                              validate_default=True)
+
+    # sizes and codes
+    n_e: int = Field(1000, ge=10, description="CA3 pyramidal cells")
+    n_i: int = Field(200, ge=1, description="CA3 basket cells (feedback inhibition)")
+    n_ca1: int = Field(500, ge=10, description="CA1 pyramidal cells")
+    n_ca1_i: int = Field(100, ge=1, description="CA1 interneurons")
+    coding_level: float = Field(0.1, gt=0, lt=1, description="fraction of CA3 cells in each item's code")
+    ca1_coding_level: float = Field(0.1, gt=0, lt=1, description="fraction of CA1 cells in each item's code")
+    rf_side: int = Field(3, ge=1, description="side of the local receptive field (patch) of a cell, in units")
+    # connectivity
+    topology: Topology = Field("random", description="recurrent CA3 graph: random, small_world or distance")
+    p_ee: float = Field(0.1, ge=0, le=1, description="CA3 recurrent connection probability")
+    rewire: float = Field(0.1, ge=0, le=1, description="small_world: rewiring probability")
+    length_scale: float = Field(0.1, gt=0, le=1, description="distance: decay length on the unit ring")
+    p_ei: float = Field(0.1, ge=0, le=1, description="pyramidal -> interneuron probability")
+    p_ie: float = Field(0.2, ge=0, le=1, description="interneuron -> pyramidal probability")
+    p_sc: float = Field(0.1, ge=0, le=1, description="Schaffer collateral (CA3 -> CA1) probability")
+    # neurons
+    tau_m: Time = Field("20 ms", description="membrane time constant of pyramidal cells")
+    tau_m_i: Time = Field("10 ms", description="membrane time constant of interneurons")
+    tau_e: Time = Field("5 ms", description="excitatory synaptic time constant")
+    tau_i: Time = Field("10 ms", description="inhibitory synaptic time constant")
+    t_ref: Time = Field("2 ms", description="refractory period")
+    v_rest: Voltage = Field("-65 mV", description="resting (and reset) potential")
+    v_th: Voltage = Field("-50 mV", description="firing threshold")
+    # synaptic strengths (jump of the synaptic variable per spike)
+    w_ee: Voltage = Field("6 mV", description="recurrent CA3 synapse at weight 1")
+    w_init: float = Field(0.1, ge=0, description="initial recurrent/Schaffer weight (mean, in [0, w_max])")
+    w_init_spread: float = Field(0.02, ge=0, description="half-width of the uniform initial weight spread")
+    w_mf: Voltage = Field("20 mV", description="mossy fibre synapse")
+    w_pp: Voltage = Field("12 mV", description="perforant path (EC -> CA3) synapse")
+    w_ec_ca1: Voltage = Field("12 mV", description="EC -> CA1 synapse")
+    w_sc: Voltage = Field("4 mV", description="Schaffer synapse at weight 1")
+    w_ei: Voltage = Field("4 mV", description="pyramidal -> interneuron synapse")
+    w_ie: Voltage = Field("1 mV", description="interneuron -> pyramidal synapse")
+    # drives
+    mf_rate: Rate = Field("200 Hz", description="mossy fibre rate onto code cells during encoding")
+    ec_rate: Rate = Field("40 Hz", description="rate of an active EC channel")
+    # plasticity
+    plasticity: bool = Field(True, description="master switch: synapses learn at all")
+    plasticity_at_recall: bool = Field(False, description="keep learning during recall")
+    rule: Rule = Field("stdp-symmetric", description="learning rule of recurrent and Schaffer synapses")
+    eta: float = Field(0.05, ge=0, description="learning rate (per spike pair; per ms for covariance)")
+    theta: float = Field(1.0, ge=0, description="depression offset of the symmetric STDP rule")
+    a_minus: float = Field(1.05, ge=0, description="depression/potentiation ratio of asymmetric STDP")
+    tau_stdp: Time = Field("40 ms", description="STDP trace time constant")
+    w_max: float = Field(1.0, gt=0, description="upper weight bound")
+    nu_ref: Rate = Field("50 Hz", description="covariance rule: reference rate of an active cell")
+    ach_scale: float = Field(0.3, ge=0, le=1, description="recurrent transmission during encoding "
+                                                          "(acetylcholine-like switch)")
+    # protocol
+    t_encode: Time = Field("200 ms", description="presentation time of each item")
+    t_gap: Time = Field("50 ms", description="silence after each item")
+    t_reset: Time = Field("50 ms", description="reset before each recall trial")
+    t_recall: Time = Field("150 ms", description="duration of each recall trial")
+    bin: Time = Field("10 ms", description="bin for rates and overlaps")
+    readout_window: Time = Field("20 ms", description="window of the encoding samples fitting the readout")
+    readout_settle: Time = Field("40 ms", description="encoding time skipped before readout samples")
+    ridge: float = Field(1e-2, gt=0, description="ridge penalty of the cortex readout")
+    # numerics
+    dt: Time = Field("0.1 ms", description="integration time step")
+    target: TargetName = Field("numpy", description="Brian2 code-generation target")
+    max_rate: Rate = Field("300 Hz", description="population rate above which the run is stopped as runaway")
+    weight_sample: int = Field(300, ge=2, description="CA3 cells kept in the recorded weight matrices")
+    record_ec: bool = Field(True, description="record EC spikes")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "CA3SpikingParams":
+        for field, n, a in (("coding_level", self.n_e, self.coding_level),
+                            ("ca1_coding_level", self.n_ca1, self.ca1_coding_level)):
+            if round(a * n) < 1:
+                raise ValueError(f"{field} {a} leaves no active unit among {n} cells; expected "
+                                 f"{field} >= {1 / n:.3g}")
+        taus = {"tau_m": self.tau_m, "tau_m_i": self.tau_m_i, "tau_e": self.tau_e, "tau_i": self.tau_i,
+                "tau_stdp": self.tau_stdp}
+        shortest = min(taus, key=lambda k: taus[k].si)
+        if self.dt.si > taus[shortest].si:
+            raise ValueError(f"dt ({self.dt}) is larger than the shortest time constant "
+                             f"{shortest} ({taus[shortest]}); expected dt <= {taus[shortest]}")
+        for name in ("t_encode", "t_recall", "t_gap", "t_reset", "bin", "readout_window"):
+            value = getattr(self, name)
+            if value.si < self.dt.si:
+                raise ValueError(f"{name} ({value}) is shorter than dt ({self.dt}); expected {name} >= dt")
+        for name in ("t_encode", "t_recall", "t_gap", "t_reset"):
+            ms = getattr(self, name).si * 1e3
+            if abs(ms - round(ms)) > 1e-6:
+                raise ValueError(f"{name} ({getattr(self, name)}) must be a whole number of ms")
+        if self.t_recall.si < self.bin.si:
+            raise ValueError(f"t_recall ({self.t_recall}) is shorter than bin ({self.bin})")
+        if self.readout_settle.si + self.readout_window.si > self.t_encode.si:
+            raise ValueError(f"readout_settle + readout_window ({self.readout_settle} + {self.readout_window}) "
+                             f"exceed t_encode ({self.t_encode})")
+        if not 0 <= self.w_init <= self.w_max:
+            raise ValueError(f"w_init ({self.w_init}) must lie in [0, w_max={self.w_max}]")
+        return self
+
+
+# --------------------------------------------------------------------------- codes (numpy)
+
+def receptive_fields(n_cells: int, n_units: int, side: int, image_shape: tuple[int, int] | None,
+                     rng: np.random.Generator) -> np.ndarray:
+    """(n_cells, side**2) item-unit indices: a random local patch per cell."""
+    if image_shape is not None and min(image_shape) >= side:
+        rows, cols = image_shape
+        r0 = rng.integers(0, rows - side + 1, size=n_cells)
+        c0 = rng.integers(0, cols - side + 1, size=n_cells)
+        dr, dc = np.divmod(np.arange(side * side), side)
+        return (r0[:, None] + dr[None, :]) * cols + (c0[:, None] + dc[None, :])
+    m = min(side * side, n_units)
+    start = rng.integers(0, n_units - m + 1, size=n_cells)
+    return start[:, None] + np.arange(m)[None, :]
+
+
+def kwta_codes(items: np.ndarray, fields: np.ndarray, coding_level: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """Dentate-gyrus-like sparse expansion: (P, n_cells) 0/1 codes, k-winners-take-all.
+
+    Cell i's input for item x is ``sum_k R_ik (x - <x>)_{fields[i, k]}`` with fixed
+    Gaussian ``R`` and ``<x>`` the mean stored item; the ``round(a n)`` cells with
+    the largest input win.
+    """
+    centred = items - items.mean(axis=0, keepdims=True)
+    weights = rng.normal(size=fields.shape)
+    drive = np.einsum("ik,pik->pi", weights, centred[:, fields])
+    n_cells = fields.shape[0]
+    k = int(round(coding_level * n_cells))
+    codes = np.zeros((items.shape[0], n_cells))
+    # tiny jitter breaks ties between cells with identical input (e.g. identical items)
+    drive = drive + 1e-9 * rng.normal(size=drive.shape)
+    winners = np.argsort(-drive, axis=1)[:, :k]
+    np.put_along_axis(codes, winners, 1.0, axis=1)
+    return codes
+
+
+def ec_channels(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(..., 2N) 0/1 activity of on/off EC channels; masked units silence both."""
+    on = (values > 0) & known
+    off = (values <= 0) & known
+    return np.concatenate([on, off], axis=-1).astype(float)
+
+
+def willshaw_projection(fields: np.ndarray, codes: np.ndarray, item_channels: np.ndarray,
+                        n_units: int, weight: float):
+    """Clipped Hebbian EC -> cell weights restricted to each cell's receptive field.
+
+    Returns (pre, post, w) for every synapse that was potentiated.
+    """
+    n_cells, m = fields.shape
+    chans = np.concatenate([fields, fields + n_units], axis=1)           # (cells, 2m)
+    post = np.repeat(np.arange(n_cells), 2 * m)
+    pre = chans.ravel()
+    # potentiated if some item had the channel active while the cell was in its code
+    co = (codes.T @ item_channels) > 0                                   # (cells, 2N)
+    keep = co[post, pre]
+    return pre[keep], post[keep], np.full(int(keep.sum()), weight)
+
+
+# --------------------------------------------------------------------------- graphs
+
+def recurrent_graph(n: int, p: float, topology: str, rng: np.random.Generator, rewire: float = 0.1,
+                    length_scale: float = 0.1):
+    """Directed E->E graph (networkx ``DiGraph``) without self-loops."""
+    import networkx as nx
+
+    seed = int(rng.integers(2**31))
+    if topology == "random":
+        return nx.fast_gnp_random_graph(n, p, seed=seed, directed=True)
+    if topology == "small_world":
+        k = max(2, int(round(p * (n - 1))))
+        k += k % 2
+        k = min(k, n - 1 - ((n - 1) % 2))
+        und = nx.watts_strogatz_graph(n, k, rewire, seed=seed)
+        return und.to_directed()
+    if topology == "distance":
+        pos = np.arange(n) / n
+        d = np.abs(pos[:, None] - pos[None, :])
+        d = np.minimum(d, 1 - d)
+        prob = np.exp(-d / length_scale)
+        np.fill_diagonal(prob, 0.0)
+        prob *= p * n * (n - 1) / prob.sum()
+        adj = rng.random((n, n)) < np.clip(prob, 0, 1)
+        np.fill_diagonal(adj, False)
+        g = nx.DiGraph()
+        g.add_nodes_from(range(n))
+        g.add_edges_from(zip(*np.nonzero(adj)))
+        return g
+    raise ValueError(f"unknown topology {topology!r}")
+
+
+def graph_statistics(pre: np.ndarray, post: np.ndarray, n: int, rng: np.random.Generator,
+                     max_sources: int = 200) -> dict:
+    """Degree histogram, clustering and mean shortest path of a directed graph.
+
+    Clustering is the average local clustering of the undirected graph
+    (triangles / possible triangles, as ``networkx.average_clustering``),
+    computed with sparse matrices; the mean shortest path is taken over the
+    largest strongly connected component from up to ``max_sources`` sources.
+    """
+    import networkx as nx
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components, shortest_path
+
+    adj = csr_matrix((np.ones(len(pre)), (pre, post)), shape=(n, n))
+    in_deg = np.asarray(adj.sum(axis=0)).ravel().astype(int)
+    out_deg = np.asarray(adj.sum(axis=1)).ravel().astype(int)
+    und = ((adj + adj.T) > 0).astype(float)
+    deg = np.asarray(und.sum(axis=1)).ravel()
+    tri = np.asarray((und @ und).multiply(und).sum(axis=1)).ravel() / 2
+    possible = deg * (deg - 1) / 2
+    clustering = float(np.mean(np.where(possible > 0, tri / np.where(possible > 0, possible, 1), 0.0)))
+    n_comp, labels = connected_components(adj, directed=True, connection="strong")
+    largest = np.flatnonzero(labels == np.bincount(labels).argmax())
+    sub = adj[largest][:, largest]
+    sources = largest if len(largest) <= max_sources else rng.choice(len(largest), max_sources, replace=False)
+    src_local = np.arange(len(largest)) if len(largest) <= max_sources else sources
+    dist = shortest_path(sub, directed=True, unweighted=True, indices=src_local)
+    finite = dist[np.isfinite(dist) & (dist > 0)]
+    edges_max = int(max(in_deg.max(initial=0), out_deg.max(initial=0)))
+    hist_edges = np.arange(edges_max + 2)
+    # a small networkx graph on a subsample gives the reference clustering of the same construction
+    sample = min(n, 150)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(sample))
+    mask = (pre < sample) & (post < sample)
+    g.add_edges_from(zip(pre[mask].tolist(), post[mask].tolist()))
+    return {
+        "in_degree": in_deg, "out_degree": out_deg,
+        "degree_hist_in": np.histogram(in_deg, bins=hist_edges)[0],
+        "degree_hist_out": np.histogram(out_deg, bins=hist_edges)[0],
+        "clustering": clustering,
+        "mean_shortest_path": float(finite.mean()) if finite.size else float("nan"),
+        "largest_component": int(len(largest)),
+        "n_components": int(n_comp),
+        "density": float(len(pre) / (n * (n - 1))),
+        "subgraph_density_nx": float(nx.density(g)),
+    }
+
+
+# --------------------------------------------------------------------------- analysis helpers
+
+def binned_counts(times: np.ndarray, index: np.ndarray, n: int, start: float, stop: float,
+                  width: float) -> np.ndarray:
+    """(bins, n) spike counts in [start, stop) with bins of ``width`` (all in seconds)."""
+    n_bins = int(round((stop - start) / width))
+    sel = (times >= start) & (times < start + n_bins * width)
+    b = np.floor((times[sel] - start) / width + 1e-9).astype(int)
+    b = np.clip(b, 0, n_bins - 1)
+    counts = np.zeros((n_bins, n))
+    np.add.at(counts, (b, index[sel]), 1.0)
+    return counts
+
+
+def normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Scale every row to unit L2 norm (all-zero rows stay zero)."""
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.where(norm > 0, x / np.where(norm > 0, norm, 1.0), 0.0)
+
+
+def fit_ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression with intercept: returns (W, b) with y ~ x W + b (scipy solve)."""
+    from scipy.linalg import solve
+
+    xm, ym = x.mean(axis=0), y.mean(axis=0)
+    xc, yc = x - xm, y - ym
+    gram = xc.T @ xc + penalty * np.eye(x.shape[1])
+    w = solve(gram, xc.T @ yc, assume_a="pos")
+    return w, ym - xm @ w
+
+
+# --------------------------------------------------------------------------- the model
+
+class CA3Spiking(Model):
+    """Spiking CA3 (LIF, STDP-learned recurrent collaterals) -> CA1 -> cortex readout, in Brian2."""
+
+    description = ("Spiking CA3 -> CA1 -> cortex in Brian2: LIF cells, feedback inhibition, "
+                   "recurrent synapses learned online by STDP")
+    Params = CA3SpikingParams
+    step_unit = "ms"
+    records = ("overlap_ca1", "rate_ca3_e", "rate_ca3_i", "rate_ca1_e", "rate_ca1_i", "rate_ec",
+               "population_rate", "spikes", "weights_before", "weights_after", "ca3_code", "ca1_code",
+               "phase_start", "phase_end", "graph_statistics", "reconstruction_raw")
+
+    @classmethod
+    def check_scenario(cls, params: CA3SpikingParams, scenario) -> None:
+        """Checks that need the scenario: enough CA3 cells per stored item."""
+        count = getattr(scenario.patterns, "count", None) or len(getattr(scenario.patterns, "names", []))
+        if count and round(params.coding_level * params.n_e) < 2:
+            raise ValueError("coding_level * n_e must give at least 2 cells per item code")
+
+    # ------------------------------------------------------------------ structure
+    def _structure(self, stimulus: Stimulus, rng: np.random.Generator) -> dict:
+        p = self.params
+        n_units = stimulus.n_units
+        items = stimulus.patterns.astype(float)
+        item_known = np.ones_like(items, dtype=bool)
+        item_ch = ec_channels(items, item_known)
+        rf3 = receptive_fields(p.n_e, n_units, p.rf_side, stimulus.image_shape, rng)
+        rf1 = receptive_fields(p.n_ca1, n_units, p.rf_side, stimulus.image_shape, rng)
+        code3 = kwta_codes(items, rf3, p.coding_level, rng)
+        code1 = kwta_codes(items, rf1, p.ca1_coding_level, rng)
+        graph = recurrent_graph(p.n_e, p.p_ee, p.topology, rng, p.rewire, p.length_scale)
+        edges = np.array(sorted(graph.edges()), dtype=np.int64).reshape(-1, 2)
+        ee_pre, ee_post = edges[:, 0], edges[:, 1]
+        ee_w0 = np.clip(p.w_init + p.w_init_spread * rng.uniform(-1, 1, len(ee_pre)), 0, p.w_max)
+        sc = np.nonzero(rng.random((p.n_e, p.n_ca1)) < p.p_sc)
+        sc_w0 = np.clip(p.w_init + p.w_init_spread * rng.uniform(-1, 1, len(sc[0])), 0, p.w_max)
+        return {"rf3": rf3, "rf1": rf1, "code3": code3, "code1": code1, "item_ch": item_ch,
+                "ee": (ee_pre, ee_post, ee_w0), "sc": (sc[0], sc[1], sc_w0)}
+
+    def _random_projection(self, n_pre: int, n_post: int, prob: float, weight: float, rng):
+        from hipposim.backends.brian2.network import Projection
+
+        i, j = np.nonzero(rng.random((n_pre, n_post)) < prob)
+        return Projection(i, j, np.full(len(i), weight))
+
+    # ------------------------------------------------------------------ protocol
+    def _timeline(self, stimulus: Stimulus, codes3: np.ndarray, item_ch: np.ndarray):
+        p = self.params
+        step = 1e-3
+        n_ms = {k: int(round(getattr(p, k).si * 1e3)) for k in ("t_encode", "t_gap", "t_reset", "t_recall")}
+        known = stimulus.known.astype(bool)
+        if stimulus.coding == "bipolar":
+            known = known & (stimulus.cues != 0)
+        cue_ch = ec_channels(stimulus.cues.astype(float), known)
+        phases: list[tuple[str, int, int]] = []
+        rows = []  # (length, mossy(n_e), ec(2N), rec_gain, pp_gain, plastic)
+        t = 0
+        zeros_e, zeros_ec = np.zeros(p.n_e), np.zeros(item_ch.shape[1])
+        learn = 1.0 if p.plasticity else 0.0
+        for mu, name in enumerate(stimulus.names):
+            rows.append((n_ms["t_encode"], codes3[mu] * p.mf_rate.si, item_ch[mu] * p.ec_rate.si,
+                         p.ach_scale, 0.0, learn))
+            phases.append((f"encode_{name}", t, t + n_ms["t_encode"]))
+            t += n_ms["t_encode"]
+            rows.append((n_ms["t_gap"], zeros_e, zeros_ec, p.ach_scale, 0.0, 0.0))
+            phases.append((f"gap_{mu}", t, t + n_ms["t_gap"]))
+            t += n_ms["t_gap"]
+        for c in range(len(stimulus.cues)):
+            rows.append((n_ms["t_reset"], zeros_e, zeros_ec, 0.0, 0.0, 0.0))
+            phases.append((f"reset_{c}", t, t + n_ms["t_reset"]))
+            t += n_ms["t_reset"]
+            rows.append((n_ms["t_recall"], zeros_e, cue_ch[c] * p.ec_rate.si, 1.0, 1.0,
+                         learn if p.plasticity_at_recall else 0.0))
+            phases.append((f"recall_{c}", t, t + n_ms["t_recall"]))
+            t += n_ms["t_recall"]
+        lengths = [r[0] for r in rows]
+        tl = {
+            "mossy": np.repeat(np.stack([r[1] for r in rows]), lengths, axis=0),
+            "ec": np.repeat(np.stack([r[2] for r in rows]), lengths, axis=0),
+            "rec_gain": np.repeat([r[3] for r in rows], lengths).astype(float),
+            "pp_gain": np.repeat([r[4] for r in rows], lengths).astype(float),
+            "plastic": np.repeat([r[5] for r in rows], lengths).astype(float),
+        }
+        return tl, phases, t * step, step
+
+    # ------------------------------------------------------------------ run
+    def run(self, stimulus: Stimulus, rng: np.random.Generator):
+        from hipposim.backends.brian2.lif import LIFConstants
+        from hipposim.backends.brian2.network import NetworkSpec, Projection, build_and_run
+
+        p = self.params
+        t_start = time.perf_counter()
+        s = self._structure(stimulus, rng)
+        n_units = stimulus.n_units
+        pp = willshaw_projection(s["rf3"], s["code3"], s["item_ch"], n_units, p.w_pp.si)
+        ec1 = willshaw_projection(s["rf1"], s["code1"], s["item_ch"], n_units, p.w_ec_ca1.si)
+        fixed = {
+            "ec__ca3_e__pp": Projection(*pp),
+            "ec__ca1_e__ta": Projection(*ec1),
+            "ca3_e__ca3_i__fb": self._random_projection(p.n_e, p.n_i, p.p_ei, p.w_ei.si, rng),
+            "ca3_i__ca3_e__fb": self._random_projection(p.n_i, p.n_e, p.p_ie, p.w_ie.si, rng),
+            "ca1_e__ca1_i__fb": self._random_projection(p.n_ca1, p.n_ca1_i, p.p_ei, p.w_ei.si, rng),
+            "ca1_i__ca1_e__fb": self._random_projection(p.n_ca1_i, p.n_ca1, p.p_ie, p.w_ie.si, rng),
+        }
+        tl, phases, duration, tl_dt = self._timeline(stimulus, s["code3"], s["item_ch"])
+        lif_e = LIFConstants(tau_m=p.tau_m.si, tau_e=p.tau_e.si, tau_i=p.tau_i.si, v_rest=p.v_rest.si,
+                             v_reset=p.v_rest.si, v_th=p.v_th.si, t_ref=p.t_ref.si)
+        lif_i = LIFConstants(tau_m=p.tau_m_i.si, tau_e=p.tau_e.si, tau_i=p.tau_i.si, v_rest=p.v_rest.si,
+                             v_reset=p.v_rest.si, v_th=p.v_th.si, t_ref=p.t_ref.si)
+        ee_pre, ee_post, ee_w0 = s["ee"]
+        sc_pre, sc_post, sc_w0 = s["sc"]
+        spec = NetworkSpec(
+            dt=p.dt.si, duration=duration,
+            sizes={"ca3_e": p.n_e, "ca3_i": p.n_i, "ca1_e": p.n_ca1, "ca1_i": p.n_ca1_i, "ec": 2 * n_units},
+            lif_e=lif_e, lif_i=lif_i, timeline_dt=tl_dt,
+            mossy_rates=tl["mossy"], ec_rates=tl["ec"], rec_gain=tl["rec_gain"], pp_gain=tl["pp_gain"],
+            plastic=tl["plastic"],
+            ee=Projection(ee_pre, ee_post, ee_w0), schaffer=Projection(sc_pre, sc_post, sc_w0), fixed=fixed,
+            w_ee=p.w_ee.si, w_sc=p.w_sc.si, w_mf=p.w_mf.si, rule=p.rule, eta=p.eta, theta=p.theta,
+            a_minus=p.a_minus, tau_stdp=p.tau_stdp.si, w_max=p.w_max, nu_ref=p.nu_ref.si,
+            coding_level=p.coding_level, seed=int(rng.integers(2**31)), target=p.target,
+            record_ec=p.record_ec)
+        out = build_and_run(spec)
+        self.weights_ = out.ee_w
+        self.codes_ = s["code3"]
+        return self._result(stimulus, rng, s, out, phases, duration, time.perf_counter() - t_start)
+
+    # ------------------------------------------------------------------ result
+    def _result(self, stimulus, rng, s, out, phases, duration, wall):
+        import xarray as xr
+
+        p = self.params
+        width = p.bin.si
+        sizes = {"ca3_e": p.n_e, "ca3_i": p.n_i, "ca1_e": p.n_ca1, "ca1_i": p.n_ca1_i, "ec": 2 * stimulus.n_units}
+        spikes = out.spikes
+        # runaway / NaN checks
+        edges_t = np.arange(0.0, duration + 1e-12, width)
+        pop_rates = {}
+        for pop, (t, i) in spikes.items():
+            counts = np.histogram(t, bins=edges_t)[0]
+            rate = counts / (sizes[pop] * width)
+            pop_rates[pop] = rate
+            if pop != "ec" and np.any(rate > p.max_rate.si):
+                k = int(np.argmax(rate > p.max_rate.si))
+                raise ModelError(f"runaway activity: population {pop} fired at {rate[k]:.0f} Hz in the bin "
+                                 f"starting at t = {edges_t[k] * 1e3:.0f} ms (max_rate = {p.max_rate})")
+        for pop, v in out.final_v.items():
+            if not np.all(np.isfinite(v)):
+                raise ModelError(f"NaN membrane potential in population {pop} at t = {duration * 1e3:.0f} ms")
+
+        recall = [(a, b) for name, a, b in phases if name.startswith("recall_")]
+        n_bins = int(round(p.t_recall.si / width))
+        centres = (np.arange(n_bins) + 0.5) * width * 1e3
+        code3, code1 = s["code3"], s["code1"]
+        n_cues = len(recall)
+        ov3 = np.zeros((n_cues, n_bins, stimulus.n_patterns))
+        ov1 = np.zeros_like(ov3)
+        ca1_bins = np.zeros((n_cues, n_bins, p.n_ca1))
+        rate_cue = {pop: np.zeros((n_cues, n_bins)) for pop in spikes}
+        spikes_ca3_bin = np.zeros((n_cues, n_bins))
+        for c, (a, b) in enumerate(recall):
+            t0 = a * 1e-3
+            c3 = binned_counts(*spikes["ca3_e"], p.n_e, t0, t0 + p.t_recall.si, width)
+            c1 = binned_counts(*spikes["ca1_e"], p.n_ca1, t0, t0 + p.t_recall.si, width)
+            ov3[c] = overlaps(c3, code3, "binary")
+            ov1[c] = overlaps(c1, code1, "binary")
+            ca1_bins[c] = c1
+            spikes_ca3_bin[c] = c3.sum(axis=1)
+            for pop, (t, i) in spikes.items():
+                counts = np.histogram(t, bins=t0 + np.arange(n_bins + 1) * width)[0]
+                rate_cue[pop][c] = counts / (sizes[pop] * width)
+
+        # cortex readout: ridge from normalised CA1 counts in encoding windows to the items
+        xs, ys = [], []
+        win, settle = p.readout_window.si, p.readout_settle.si
+        for mu, name in enumerate(stimulus.names):
+            a, b = next((a, b) for nm, a, b in phases if nm == f"encode_{name}")
+            start = a * 1e-3 + settle
+            n_win = int((b * 1e-3 - start) // win)
+            cts = binned_counts(*spikes["ca1_e"], p.n_ca1, start, start + n_win * win, win)
+            xs.append(normalise_rows(cts))
+            ys.append(np.repeat(stimulus.patterns[mu][None, :].astype(float), n_win, axis=0))
+        w_ro, b_ro = fit_ridge(np.concatenate(xs), np.concatenate(ys), p.ridge)
+        raw = normalise_rows(ca1_bins) @ w_ro + b_ro                     # (cue, step, unit)
+        states = self._to_coding(raw, stimulus.coding)
+        window_avg = normalise_rows(ca1_bins.sum(axis=1)) @ w_ro + b_ro  # recall-window average
+        recon = self._to_coding(window_avg, stimulus.coding)
+        targets = stimulus.targets.astype(int)
+        tgt = stimulus.patterns[targets]
+        accuracy = np.mean(recon == tgt, axis=1)
+        mean_image = self._to_coding(stimulus.patterns.mean(axis=0, keepdims=True), stimulus.coding)
+        baseline = np.mean(mean_image == tgt, axis=1)
+        per_bin_acc = np.mean(states == tgt[:, None, :], axis=2)
+
+        # metrics
+        traj = ov3[np.arange(n_cues), :, targets]
+        traj1 = ov1[np.arange(n_cues), :, targets]
+        hit = [np.flatnonzero(tr >= 0.8) for tr in traj]
+        t08 = [float(centres[h[0]]) if h.size else None for h in hit]
+        learned_r = self._covariance_r(s["ee"][0], s["ee"][1], out.ee_w, code3)
+        converged = np.array([h[0] if h.size else -1 for h in hit], dtype=np.int64)
+
+        ds = standard_dataset(stimulus, states, ov3, None, converged, step_values=centres, step_unit="ms",
+                              attrs={"family": "spiking", "brian2_target": p.target, "rule": p.rule,
+                                     "plasticity": int(p.plasticity),
+                                     "plasticity_at_recall": int(p.plasticity_at_recall),
+                                     "topology": p.topology, "bin_ms": width * 1e3,
+                                     "converged_step_meaning": "first bin where CA3 overlap reached 0.8",
+                                     "build_s": out.timings.get("build_s", np.nan),
+                                     "simulate_s": out.timings.get("run_s", np.nan),
+                                     "wall_s": wall})
+        ds["overlap_ca1"] = (("cue", "step", "pattern"), ov1)
+        ds["reconstruction_raw"] = (("cue", "step", "unit"), raw)
+        ds["readout_accuracy"] = (("cue", "step"), per_bin_acc)
+        ds["readout_window_accuracy"] = (("cue",), accuracy)
+        ds["ca3_spike_count"] = (("cue", "step"), spikes_ca3_bin)
+        for pop in spikes:
+            ds[f"rate_{pop}"] = (("cue", "step"), rate_cue[pop], {"units": "Hz"})
+        ds = ds.assign_coords(time=("time", (edges_t[:-1] + width / 2) * 1e3, {"units": "ms"}),
+                              population=("population", list(pop_rates)))
+        ds["population_rate"] = (("population", "time"), np.stack([pop_rates[k] for k in pop_rates]),
+                                 {"units": "Hz"})
+        for pop, (t, i) in spikes.items():
+            ds[f"{pop}_spike_time"] = ((f"{pop}_spike",), t * 1e3, {"units": "ms"})
+            ds[f"{pop}_spike_index"] = ((f"{pop}_spike",), i.astype(np.int64))
+        ds = ds.assign_coords(phase=("phase", [nm for nm, _, _ in phases]))
+        ds["phase_start"] = (("phase",), np.array([a for _, a, _ in phases], dtype=float), {"units": "ms"})
+        ds["phase_end"] = (("phase",), np.array([b for _, _, b in phases], dtype=float), {"units": "ms"})
+        ds["recall_start"] = (("cue",), np.array([a for a, _ in recall], dtype=float), {"units": "ms"})
+        ds["ca3_code"] = (("pattern", "ca3_unit"), code3)
+        ds["ca1_code"] = (("pattern", "ca1_unit"), code1)
+        # recurrent weights: all synapses, and a dense matrix of cells sorted by item
+        ee_pre, ee_post, ee_w0 = s["ee"]
+        ds["ee_pre"] = (("ee_synapse",), ee_pre.astype(np.int64))
+        ds["ee_post"] = (("ee_synapse",), ee_post.astype(np.int64))
+        ds["ee_w_before"] = (("ee_synapse",), ee_w0)
+        ds["ee_w_after"] = (("ee_synapse",), out.ee_w)
+        sample, sample_item = self._weight_sample(code3, rng)
+        ds = ds.assign_coords(ca3_sample=("ca3_sample", sample),
+                              ca3_sample_item=("ca3_sample", sample_item))
+        ds["weights_before"] = (("ca3_sample_pre", "ca3_sample"), self._dense(ee_pre, ee_post, ee_w0, sample))
+        ds["weights_after"] = (("ca3_sample_pre", "ca3_sample"), self._dense(ee_pre, ee_post, out.ee_w, sample))
+        sc_pre, sc_post, sc_w0 = s["sc"]
+        ds["schaffer_w_before"] = (("sc_synapse",), sc_w0)
+        ds["schaffer_w_after"] = (("sc_synapse",), out.schaffer_w)
+        gs = graph_statistics(ee_pre, ee_post, p.n_e, rng)
+        ds["degree_hist_in"] = (("degree",), gs["degree_hist_in"].astype(np.int64))
+        ds["degree_hist_out"] = (("degree",), gs["degree_hist_out"].astype(np.int64))
+        ds = ds.assign_coords(degree=("degree", np.arange(len(gs["degree_hist_in"]))))
+        for key in ("clustering", "mean_shortest_path", "largest_component", "n_components", "density"):
+            ds.attrs[f"graph_{key}"] = gs[key]
+        extra = {
+            "peak_overlap_recall": float(np.mean(traj.max(axis=1))),
+            "time_to_08_ms": (float(np.mean(t08)) if all(x is not None for x in t08) else None),
+            "fraction_reaching_08": float(np.mean([x is not None for x in t08])),
+            "final_overlap_ca3": float(np.mean(traj[:, -1])),
+            "ca1_peak_overlap": float(np.mean(traj1.max(axis=1))),
+            "readout_pixel_accuracy": float(np.mean(accuracy)),
+            "mean_image_baseline": float(np.mean(baseline)),
+            "weight_covariance_r": learned_r,
+            "graph_clustering": gs["clustering"],
+            "graph_mean_shortest_path": gs["mean_shortest_path"],
+            "per_cue_peak_overlap": traj.max(axis=1).tolist(),
+            "per_cue_time_to_08_ms": t08,
+            "per_cue_readout_accuracy": accuracy.tolist(),
+        }
+        ds.attrs["extra_metrics_json"] = json.dumps(_finite(extra))
+        return ds
+
+    @staticmethod
+    def _to_coding(x: np.ndarray, coding: str) -> np.ndarray:
+        if coding == "bipolar":
+            return np.where(x >= 0, 1.0, -1.0)
+        return (x >= 0.5).astype(float)
+
+    @staticmethod
+    def _covariance_r(pre, post, w, codes) -> float:
+        cov = covariance_weights(codes, float(codes.mean()))
+        ref = cov[pre, post]
+        if np.std(w) == 0 or np.std(ref) == 0:
+            return float("nan")
+        return float(np.corrcoef(w, ref)[0, 1])
+
+    def _weight_sample(self, codes: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``weight_sample`` CA3 cells, grouped by the first item whose code holds them."""
+        n_items = codes.shape[0]
+        per = max(1, self.params.weight_sample // (n_items + 1))
+        cells, labels, used = [], [], set()
+        for mu in range(n_items):
+            members = [i for i in np.flatnonzero(codes[mu]) if i not in used][:per]
+            used.update(members)
+            cells += members
+            labels += [mu] * len(members)
+        rest = [i for i in range(codes.shape[1]) if i not in used and codes[:, i].sum() == 0]
+        extra = rest[: max(0, self.params.weight_sample - len(cells))][:per]
+        cells += extra
+        labels += [-1] * len(extra)
+        return np.array(cells, dtype=np.int64), np.array(labels, dtype=np.int64)
+
+    @staticmethod
+    def _dense(pre, post, w, sample) -> np.ndarray:
+        pos = np.full(int(max(pre.max(initial=0), post.max(initial=0), sample.max(initial=0))) + 1, -1)
+        pos[sample] = np.arange(len(sample))
+        mat = np.full((len(sample), len(sample)), np.nan)
+        keep = (pos[pre] >= 0) & (pos[post] >= 0)
+        mat[pos[pre[keep]], pos[post[keep]]] = w[keep]
+        return mat
+
+
+def _finite(x):
+    if isinstance(x, float):
+        return x if np.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
