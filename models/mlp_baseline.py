@@ -3,7 +3,8 @@
     y = FF(x) = phi(x W_1 + b_1) W_2 + b_2,      x <- y   for ``n_steps`` passes
 
 ``W_1, b_1`` are fixed random features drawn from the run's rng; ``W_2, b_2``
-are fitted once by ridge regression (:func:`scipy.linalg.solve`) to map every
+are fitted once by ridge regression (:func:`scipy.linalg.solve`, via
+:func:`hipposim.models.transformer_block.ridge_regression`) to map every
 stored item to itself. At recall the weights never change: there is no step
 that compares the cue with the stored items and builds its weights from that
 comparison, as attention (or a Hopfield update) does. The state after each pass
@@ -21,11 +22,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import scipy.linalg
 from pydantic import Field
 
 from hipposim.attention import feed_forward
 from hipposim.model import Model, Params, standard_dataset
+from hipposim.models.transformer_block import ridge_regression
 from hipposim.retrieval import overlaps
 from hipposim.stimuli import Stimulus
 
@@ -54,8 +55,7 @@ class MLPBaseline(Model):
         b1 = 0.5 * rng.standard_normal(p.hidden)
         hidden = feed_forward(items, w1, b1, np.eye(p.hidden), np.zeros(p.hidden), p.activation)
         design = np.hstack([hidden, np.ones((len(items), 1))])
-        gram = design.T @ design + p.ridge_alpha * np.eye(design.shape[1])
-        solution = scipy.linalg.solve(gram, design.T @ items, assume_a="pos")
+        solution = ridge_regression(design, items, p.ridge_alpha)
         self.readout_, self.readout_bias_ = solution[:-1], solution[-1]
 
         x = stimulus.bipolar_cues().astype(np.float64)

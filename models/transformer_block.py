@@ -65,6 +65,20 @@ from hipposim.retrieval import overlaps
 from hipposim.stimuli import Stimulus
 
 
+def ridge_regression(design: np.ndarray, targets: np.ndarray, alpha: float) -> np.ndarray:
+    """Ridge solution ``argmin_W |design W - targets|^2 + alpha |W|^2`` (Hoerl & Kennard 1970).
+
+    Solved in whichever of the primal ``(D^T D + alpha I) W = D^T Y`` or the
+    dual ``W = D^T (D D^T + alpha I)^-1 Y`` form is smaller; both are exact.
+    """
+    n_samples, n_features = design.shape
+    if n_samples < n_features:
+        gram = design @ design.T + alpha * np.eye(n_samples)
+        return design.T @ scipy.linalg.solve(gram, targets, assume_a="pos")
+    gram = design.T @ design + alpha * np.eye(n_features)
+    return scipy.linalg.solve(gram, design.T @ targets, assume_a="pos")
+
+
 class TransformerBlockParams(Params):
     n_layers: int = Field(1, ge=1, le=64, description="number of stacked pre-norm blocks L")
     n_heads: int = Field(1, ge=1, description="attention heads; must divide the number of units")
@@ -148,8 +162,7 @@ class TransformerBlock(Model):
         inputs = layer_norm(streams) if p.use_layer_norm else streams
         hidden = feed_forward(inputs, w1, b1, np.eye(p.ff_hidden), np.zeros(p.ff_hidden), p.activation)
         design = np.hstack([hidden, np.ones((len(hidden), 1))])
-        gram = design.T @ design + p.ridge_alpha * np.eye(design.shape[1])
-        solution = scipy.linalg.solve(gram, design.T @ targets, assume_a="pos")
+        solution = ridge_regression(design, targets, p.ridge_alpha)
         return w1, b1, solution[:-1], solution[-1]
 
     def _ff(self, stream: np.ndarray, ff) -> np.ndarray:
