@@ -72,11 +72,21 @@ def softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray,
         raise ValueError(f"query width {queries.shape[-1]} does not match key width {keys.shape[-1]}")
     if keys.shape[-2] != values.shape[-2]:
         raise ValueError(f"{keys.shape[-2]} keys but {values.shape[-2]} values")
-    scores = beta * (queries @ np.swapaxes(keys, -1, -2))
+    scores = queries @ np.swapaxes(keys, -1, -2)
+    scores *= beta
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
-    weights = separate(scores, separation)
-    return weights @ values, weights
+    if separation != "softmax":
+        weights = separate(scores, separation)
+        return weights @ values, weights
+    # softmax in place (one pass fewer over the n_q x n_m scores than separate())
+    top = np.max(scores, axis=-1, keepdims=True)
+    if not np.all(np.isfinite(top)):
+        top = np.where(np.isfinite(top), top, 0.0)
+    scores -= top
+    np.exp(scores, out=scores)
+    scores /= np.sum(scores, axis=-1, keepdims=True)
+    return scores @ values, scores
 
 
 def modern_hopfield_energy(xi: np.ndarray, patterns: np.ndarray, beta: float,
@@ -119,7 +129,7 @@ def covariance_weights(patterns: np.ndarray, coding_level: float | None = None) 
 
 def hopfield_energy(states: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """E = -1/2 s^T W s for each row s of ``states``."""
-    return -0.5 * np.einsum("ci,ij,cj->c", states, weights, states)
+    return -0.5 * np.sum((states @ weights) * states, axis=-1)
 
 
 def overlaps(states: np.ndarray, patterns: np.ndarray, coding: str = "bipolar") -> np.ndarray:
