@@ -29,14 +29,21 @@ import numpy as np
 GIB = 2**30
 
 
-def best_time(func, repeats: int) -> float:
-    func()  # warm up (page faults, thread pool start)
-    times = []
+def best_times(funcs: dict, repeats: int) -> dict:
+    """Best wall time of each function, run in interleaved rounds.
+
+    Interleaving keeps a burst of load from other processes from landing on
+    one contender only, which matters on a shared machine.
+    """
+    for func in funcs.values():
+        func()  # warm up (page faults, thread pool start)
+    times = {name: [] for name in funcs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) for name, t in times.items()}
 
 
 def throughput(n_memories: int, width: int, n_queries: int, repeats: int) -> dict:
@@ -54,9 +61,10 @@ def throughput(n_memories: int, width: int, n_queries: int, repeats: int) -> dic
         np.matmul(q, k.T, out=weights)
         return weights @ v
 
-    t_matmul = best_time(matmuls, repeats)
-    t_dense = best_time(lambda: scaled_dot_product_attention(q, k, v), repeats)
-    t_chunked = best_time(lambda: chunked_softmax_retrieval(q, k, v, beta), repeats)
+    best = best_times({"matmul": matmuls,
+                       "dense": lambda: scaled_dot_product_attention(q, k, v),
+                       "chunked": lambda: chunked_softmax_retrieval(q, k, v, beta)}, repeats)
+    t_matmul, t_dense, t_chunked = best["matmul"], best["dense"], best["chunked"]
     flops = 2 * 2 * n_queries * n_memories * width
     return {"memories": n_memories, "width": width, "queries": n_queries,
             "matmul_s": t_matmul, "matmul_gflops": flops / t_matmul / 1e9,
@@ -97,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", type=int, default=1_000_000, help="memories for the peak-memory run")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--queries", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
