@@ -44,6 +44,10 @@ class Model:
     step_unit: ClassVar[str] = "update"
     #: names of the variables :meth:`run` records, beyond the standard ones
     records: ClassVar[tuple[str, ...]] = ()
+    #: scenario knobs this model obeys: knob name -> parameter name
+    knobs: ClassVar[dict[str, str]] = {}
+    #: parameter overrides that make the model tiny and fast (tests, smoke runs)
+    tiny_params: ClassVar[dict] = {}
 
     def __init__(self, params: Params | dict[str, Any] | None = None, **kwargs: Any):
         if params is None:

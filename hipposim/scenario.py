@@ -178,6 +178,22 @@ class OutputSpec(Strict):
         return value
 
 
+class KnobSpec(Strict):
+    """Knobs shared across model families, each set in this one place.
+
+    A knob is applied to every model that declares it (``Model.knobs``); setting
+    the same parameter again under a model's ``params`` is an error. The number
+    of stored items is ``patterns.count`` (or the image list).
+    """
+
+    beta: float | None = Field(None, gt=0, description="inverse temperature of attention and modern "
+                                                         "Hopfield reads")
+    inhibition: float | None = Field(None, ge=0, description="CA3 feedback inhibition, as a factor of the "
+                                                              "model's default strength")
+    gain: float | None = Field(None, gt=0, description="CA3 recurrent excitatory gain, as a factor of the "
+                                                        "model's default strength")
+
+
 class SeedRange(Strict):
     start: int = Field(0, ge=0)
     count: int = Field(gt=0)
@@ -226,6 +242,7 @@ class Scenario(Strict):
     patterns: PatternSpec
     cues: CueSpec = Field(default_factory=CueSpec)
     models: list[ModelSpec] = Field(min_length=1)
+    knobs: KnobSpec = Field(default_factory=KnobSpec)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     sweep: SweepSpec | None = None
@@ -340,8 +357,19 @@ def validate_data(data: Any, lines: dict[str, int] | None = None, source: str | 
     normalised = []
     for i, spec in enumerate(scenario.models):
         cls = registry.get(spec.id)
+        raw_params = dict(spec.params)
+        for knob, field in getattr(cls, "knobs", {}).items():
+            value = getattr(scenario.knobs, knob)
+            if value is None:
+                continue
+            if field in raw_params:
+                problems.append(Problem(
+                    f"'{field}' is set here and by knobs.{knob}; set it in one place",
+                    f"models[{i}].params.{field}", lines.get(f"models[{i}].params.{field}")))
+                continue
+            raw_params[field] = value
         try:
-            params = cls.Params.model_validate(spec.params)
+            params = cls.Params.model_validate(raw_params)
         except ValidationError as exc:
             problems += _translate(exc, lines, data["models"][i].get("params", {}), ("models", i, "params"))
             continue

@@ -94,5 +94,8 @@ class ClassicalHopfield(Model):
         energy = np.stack([hopfield_energy(states[:, t], w) for t in range(states.shape[1])], axis=1)
         out_states = states if stimulus.coding == "bipolar" else (states + 1) / 2
         ov = overlaps(out_states, stimulus.patterns, stimulus.coding)
-        return standard_dataset(stimulus, out_states, ov, energy, converged, step_unit=self.step_unit,
-                                attrs={"update": p.update})
+        ds = standard_dataset(stimulus, out_states, ov, energy, converged, step_unit=self.step_unit,
+                              attrs={"update": p.update, "family": "hopfield"})
+        ds["weights"] = (("unit_pre", "unit_post"), w)
+        ds["weights"].attrs["description"] = "Hebbian weights W = (1/N) sum_mu xi xi^T, zero diagonal (fixed)"
+        return ds

@@ -34,6 +34,7 @@ class ModernHopfield(Model):
     Params = ModernHopfieldParams
     step_unit = "update"
     records = ("attention",)
+    knobs = {"beta": "beta"}
 
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
         p = self.params
@@ -61,7 +62,8 @@ class ModernHopfield(Model):
             out = (out + 1) / 2
         ov = overlaps(out, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out, ov, energy, converged, step_unit=self.step_unit,
-                              attrs={"beta": p.beta, "separation": p.separation})
+                              attrs={"beta": p.beta, "separation": p.separation,
+                                     "family": "hopfield"})
         # attention weights of each update: (cue, step, pattern); step 0 has none
         att = np.concatenate([np.full((len(xi), 1, x.shape[0]), np.nan),
                               np.stack(weights_history, axis=1)], axis=1)
