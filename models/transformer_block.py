@@ -109,6 +109,7 @@ class TransformerBlock(Model):
     step_unit = "layer"
     records = ("attention", "attention_entropy", "overlap_after_attention", "overlap_after_ff",
                "ff_weights", "ff_readout")
+    knobs = {"beta": "beta"}
 
     @classmethod
     def check_scenario(cls, params: TransformerBlockParams, scenario) -> None:

@@ -1,0 +1,169 @@
+"""Sweeps: keys, failures, kill-and-resume, Dask execution, and capacity against theory."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from hipposim.cli import main
+from hipposim.model import Model
+from hipposim.registry import registry
+from hipposim.scenario import load_scenario, loads_scenario
+from hipposim.sweep import run_sweep, sweep_points
+from hipposim.yamlio import load_yaml_file
+
+from .conftest import SCENARIOS
+
+SMOKE = SCENARIOS / "sweep_smoke.yaml"
+
+
+def points_of(path):
+    data, lines = load_yaml_file(path)
+    return sweep_points(load_scenario(path), data, lines, str(path))
+
+
+def test_task_keys_are_stable_across_processes():
+    keys = [p.key for p in points_of(SMOKE)]
+    code = ("import sys; from hipposim.sweep import sweep_points; from hipposim.scenario import load_scenario;"
+            "from hipposim.yamlio import load_yaml_file; d,l=load_yaml_file(sys.argv[1]);"
+            "print(' '.join(p.key for p in sweep_points(load_scenario(sys.argv[1]), d, l)))")
+    other = subprocess.run([sys.executable, "-c", code, str(SMOKE)], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": "123"}).stdout.split()
+    assert other == keys and len(set(keys)) == 8
+
+
+def test_sweep_path_that_does_not_exist_is_named(write_yaml, capsys):
+    text = SMOKE.read_text().replace("patterns.count:", "patterns.cuont:")
+    code = main(["validate", str(write_yaml(text))])
+    err = capsys.readouterr().err
+    assert code == 2 and "sweep.grid.patterns.cuont" in err and "did you mean 'count'" in err
+
+
+def test_sweep_on_a_local_dask_cluster_matches_serial(tmp_path):
+    scenario = load_scenario(SMOKE)
+    serial = run_sweep(scenario, tmp_path / "serial", progress=False, source=str(SMOKE))
+    dask = run_sweep(scenario, tmp_path / "dask", executor="dask", workers=2, progress=False, source=str(SMOKE))
+    assert (dask["status"].values == "ok").all()
+    xr.testing.assert_identical(serial["final_overlap"], dask["final_overlap"])
+    assert (tmp_path / "dask" / "figures" / "capacity.png").exists()
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["n_tasks"] == 8
+
+
+class Fragile(Model):
+    """Fails for large pattern sets (test double)."""
+
+    description = "fails when more than 10 patterns are stored"
+
+    def run(self, stimulus, rng):
+        if stimulus.n_patterns > 10:
+            raise FloatingPointError("synthetic failure")
+        return registry.make("hopfield-modern-v1").run(stimulus, rng)
+
+
+def test_a_failing_task_is_recorded_and_others_complete(tmp_path, monkeypatch, capsys, write_yaml):
+    monkeypatch.setitem(registry._table, "fragile-v1", "tests:Fragile")
+    monkeypatch.setitem(registry._loaded, "fragile-v1", Fragile)
+    data = yaml.safe_load(SMOKE.read_text())
+    data["models"] = [{"id": "fragile-v1", "label": "fragile"}]
+    path = write_yaml(yaml.safe_dump(data))
+    code = main(["sweep", str(path), "--serial", "--out", str(tmp_path / "s"), "--quiet"])
+    assert code == 3
+    ds = xr.open_dataset(tmp_path / "s" / "sweep.nc", engine="h5netcdf")
+    failed = ds["status"].values == "failed"
+    assert failed.sum() == 4 and (ds["n_patterns"].values[failed] > 10).all()
+    assert np.isfinite(ds["final_overlap"].values[~failed]).all()
+    record = json.loads(next((tmp_path / "s" / "tasks").glob("*.json")).read_text())
+    assert record["status"] in ("ok", "failed")
+    failures = [json.loads(f.read_text()) for f in (tmp_path / "s" / "tasks").glob("*.json")]
+    assert any("synthetic failure" in r.get("traceback", "") for r in failures)
+
+
+def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path, write_yaml):
+    data = yaml.safe_load(SMOKE.read_text())
+    data["sweep"]["seeds"] = {"start": 0, "count": 6}  # 24 tasks
+    path = write_yaml(yaml.safe_dump(data))
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "hipposim.cli", "sweep", str(path), "--serial", "--out",
+                             str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "tasks").glob("*.json"))) < 5:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(list((out / "tasks").glob("*.json")))
+    assert 5 <= partial < 24, "the sweep must be killed midway"
+    assert json.loads((out / "manifest.json").read_text())["status"] == "running"
+    assert main(["sweep", str(path), "--serial", "--out", str(out), "--resume", "--quiet"]) == 0
+    records = sorted((out / "tasks").glob("*.json"))
+    assert len(records) == 24 and not list((out / "tasks").glob("*.partial"))
+    reference = tmp_path / "reference"
+    assert main(["sweep", str(path), "--serial", "--out", str(reference), "--quiet"]) == 0
+    a = xr.open_dataset(out / "sweep.nc", engine="h5netcdf")
+    b = xr.open_dataset(reference / "sweep.nc", engine="h5netcdf")
+    xr.testing.assert_identical(a["final_overlap"], b["final_overlap"])
+
+
+def test_unreachable_scheduler_fails_clearly_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    t0 = time.time()
+    code = main(["sweep", str(SMOKE), "--scheduler", "tcp://127.0.0.1:9", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot reach the Dask scheduler" in err
+    assert time.time() - t0 < 30 and not out.exists()
+
+
+CAPACITY_1000 = """
+version: 1
+name: capacity_1000
+seed: 0
+patterns: {kind: random, size: 1000, count: 100}
+cues: {kind: noisy, fraction: 0.1, targets: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]}
+models:
+  - {id: hopfield-classical-v1, label: classical, params: {update: async, max_steps: 30}}
+analysis: {success_overlap: 0.95}
+sweep:
+  kind: capacity
+  grid: {patterns.count: [100, 120, 130, 140, 150, 160, 170, 180, 200]}
+  seeds: [0, 1, 2]
+"""
+
+
+def test_fitted_classical_critical_load_at_n_1000(tmp_path, write_yaml):
+    """The fitted critical load lies in [0.12, 0.16] (alpha_c ~ 0.138 with finite-size effects)."""
+    path = write_yaml(CAPACITY_1000)
+    assert main(["sweep", str(path), "--workers", "2", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    fits = json.loads((tmp_path / "c" / "fits.json").read_text())
+    assert 0.12 <= fits["classical"]["alpha_c"] <= 0.16, fits
+
+
+def test_modern_retrieves_where_classical_has_failed(tmp_path, write_yaml):
+    text = """
+version: 1
+name: modern_vs_classical
+seed: 0
+patterns: {kind: random, size: 64, count: 32}
+cues: {kind: noisy, fraction: 0.1, targets: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}
+models:
+  - {id: hopfield-classical-v1, label: classical}
+  - {id: hopfield-modern-v1, label: modern, params: {beta: 8}}
+analysis: {success_overlap: 0.95}
+sweep:
+  kind: capacity
+  grid: {patterns.count: [32, 64, 128]}
+  seeds: [0, 1]
+"""
+    ds = run_sweep(loads_scenario(text), tmp_path / "m", progress=False, source=str(write_yaml(text)))
+    classical = ds["success_rate"].sel(model="classical").values
+    modern = ds["success_rate"].sel(model="modern").values
+    assert classical.max() <= 0.2  # loads 0.5 .. 2 are far above alpha_c
+    assert modern.min() == 1.0
