@@ -13,6 +13,7 @@ The keys of :func:`recall_metrics` are stable; users script against them:
 ``max_other_overlap``  mean over cues of the largest final |overlap| with any non-target item
 ``energy_descent``     mean energy drop from the first to the last step
 ``step_unit``          what a step counts ("update", "layer", "ms")
+``attention_entropy``  entropy (nats) of the last attention read, for models that attend (else null)
 """
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def other_overlap(ds) -> np.ndarray:
     if ov.shape[2] == 1:
         return np.zeros(ov.shape[:2])
     return ov.max(axis=2)
+
+
+def final_attention_entropy(ds) -> float | None:
+    """Mean over cues (and heads) of the entropy -sum p ln p of the last attention read, in nats.
+
+    ln P means uniform averaging over all P items; 0 means a single item is read.
+    """
+    if "attention" not in ds:
+        return None
+    att = np.asarray(ds["attention"].values[:, -1], dtype=float)  # (cue, [head,] pattern)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.nansum(np.where(att > 0, att * np.log(att), 0.0), axis=-1)
+    return float(np.mean(h))
 
 
 def first_crossing(trajectory: np.ndarray, steps: np.ndarray, threshold: float) -> float | None:
@@ -82,6 +96,7 @@ def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
         "max_other_overlap": float(np.mean(other_overlap(ds)[:, -1])),
         "energy_descent": descent,
         "step_unit": str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update"))),
+        "attention_entropy": final_attention_entropy(ds),
         "per_cue": {
             "target": [str(ds["pattern"].values[t]) for t in ds["target"].values.astype(int)],
             "final_overlap": final.tolist(),

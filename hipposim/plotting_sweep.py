@@ -101,24 +101,39 @@ def plot_capacity(ds):
 
 
 def plot_generic(ds):
-    """Final overlap against the first swept field, per model."""
+    """Final overlap (and attention entropy, where models attend) against the first swept field."""
     plt = _mpl()
     swept = [c for c in ds.coords if c not in ("task", "model", "seed", "n_units", "n_patterns", "load")]
     x_name = swept[0] if swept else "load"
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    panels = ["final_overlap"] + (["attention_entropy"] if np.isfinite(ds["attention_entropy"].values).any()
+                                  else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     x = ds[x_name].values
     numeric = np.issubdtype(np.asarray(x).dtype, np.number)
     xs = np.unique(x)
-    for k, model in enumerate(ds["model"].values):
-        v = ds["final_overlap"].sel(model=model).values
-        means = [np.nanmean(v[x == u]) if np.isfinite(v[x == u]).any() else np.nan for u in xs]
-        ax.plot(xs if numeric else np.arange(len(xs)), means, "o-", color=PALETTE[k % len(PALETTE)],
-                label=str(model))
-    if not numeric:
-        ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
-    ax.set_xlabel(x_name)
-    ax.set_ylabel("final overlap with target")
-    ax.legend(frameon=False)
+    for ax, metric in zip(axes[0], panels):
+        for k, model in enumerate(ds["model"].values):
+            v = ds[metric].sel(model=model).values
+            means = np.array([np.nanmean(v[x == u]) if np.isfinite(v[x == u]).any() else np.nan for u in xs])
+            if np.isfinite(means).any():
+                ax.plot(xs if numeric else np.arange(len(xs)), means, "o-", color=PALETTE[k % len(PALETTE)],
+                        label=str(model))
+        if numeric and xs.min() > 0 and xs.max() / xs.min() > 100:
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
+        ax.set_xlabel(x_name)
+        ax.set_ylabel({"final_overlap": "final overlap with target",
+                       "attention_entropy": "attention entropy (nats)"}[metric])
+        if metric == "attention_entropy":
+            n = float(np.nanmax(ds["n_patterns"].values))
+            ax.axhline(np.log(n), color="0.5", ls=":", lw=1)
+            ax.annotate("ln P: average over all items", (xs.min(), np.log(n)), fontsize=8, color="0.4",
+                        va="bottom")
+            ax.axhline(0, color="0.5", ls=":", lw=1)
+            ax.annotate("single item", (xs.min(), 0), fontsize=8, color="0.4", va="bottom")
+        ax.legend(frameon=False)
+    fig.tight_layout()
     return fig
 
 

@@ -362,9 +362,10 @@ def validate_data(data: Any, lines: dict[str, int] | None = None, source: str | 
             value = getattr(scenario.knobs, knob)
             if value is None:
                 continue
-            if field in raw_params:
+            if field in raw_params and raw_params[field] != value:
                 problems.append(Problem(
-                    f"'{field}' is set here and by knobs.{knob}; set it in one place",
+                    f"'{field}' is set here to {raw_params[field]!r} and by knobs.{knob} to {value!r}; "
+                    "set it in one place",
                     f"models[{i}].params.{field}", lines.get(f"models[{i}].params.{field}")))
                 continue
             raw_params[field] = value
