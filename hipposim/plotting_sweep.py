@@ -88,6 +88,13 @@ def plot_capacity(ds):
                 ax.axvline(mceliece, color="0.5", lw=1, ls="-.")
                 ax.annotate(f"N/(2 ln N), N={n}", (mceliece, 0.3), fontsize=8, color="0.4", rotation=90,
                             ha="right")
+        for a in np.unique(ds["coding_level"].values):
+            if a < 0.5:
+                sparse = 1.0 / (2.0 * a * abs(math.log(a)))  # Tsodyks & Feigel'man 1988 scaling
+                if sparse <= ds["load"].values.max() * 1.05:
+                    ax.axvline(sparse, color="#7b4b94", lw=1, ls=(0, (4, 2)))
+                ax.annotate(f"sparse theory 1/(2a|ln a|) = {sparse:.2f} at a = {a:g}", (0.98, 0.97),
+                            xycoords="axes fraction", ha="right", va="top", fontsize=8, color="#7b4b94")
         ax.set_xlabel("load  P / N")
         ax.set_ylim(-0.03, 1.03)
     ax_s.set_ylabel("retrieval success rate")
@@ -103,7 +110,8 @@ def plot_capacity(ds):
 def plot_generic(ds):
     """Final overlap (and attention entropy, where models attend) against the first swept field."""
     plt = _mpl()
-    swept = [c for c in ds.coords if c not in ("task", "model", "seed", "n_units", "n_patterns", "load")]
+    swept = [c for c in ds.coords if c not in ("task", "model", "seed", "n_units", "n_patterns", "load",
+                                               "coding_level")]
     x_name = swept[0] if swept else "load"
     panels = ["final_overlap"] + (["attention_entropy"] if np.isfinite(ds["attention_entropy"].values).any()
                                   else [])
@@ -137,6 +145,51 @@ def plot_generic(ds):
     return fig
 
 
+def classify_regime(entropy: np.ndarray, n_patterns: np.ndarray, n_clusters: int | None) -> np.ndarray:
+    """0 = single item (H < 0.3 ln 2), 2 = averaging over all (H > 0.8 ln P), 1 = metastable in between."""
+    h = np.asarray(entropy, dtype=float)
+    out = np.ones(h.shape)
+    out[h < 0.3 * np.log(2)] = 0
+    out[h > 0.8 * np.log(np.maximum(n_patterns, 2))] = 2
+    out[~np.isfinite(h)] = np.nan
+    return out
+
+
+def plot_phase(ds):
+    """Regime map over beta x load: averaging, metastable, single item."""
+    plt = _mpl()
+    from matplotlib.colors import ListedColormap
+
+    beta_name = next(c for c in ds.coords if "beta" in c)
+    betas = np.unique(ds[beta_name].values)
+    loads = np.unique(ds["load"].values)
+    model = ds["model"].values[0]
+    entropy = ds["attention_entropy"].sel(model=model).values
+    regime = classify_regime(entropy, ds["n_patterns"].values, None)
+    grid = np.full((len(loads), len(betas)), np.nan)
+    for i, l in enumerate(loads):
+        for j, b in enumerate(betas):
+            sel = (ds["load"].values == l) & (ds[beta_name].values == b)
+            if sel.any():
+                grid[i, j] = np.round(np.nanmean(regime[sel]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    cmap = ListedColormap(["#2e933c", "#edae49", "#1b6ca8"])
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, origin="lower", aspect="auto")
+    ax.set_xticks(range(len(betas)), [f"{b:g}" for b in betas], rotation=45)
+    ax.set_yticks(range(len(loads)), [f"{l:.3g}" for l in loads])
+    ax.set_xlabel("beta")
+    ax.set_ylabel("load P / N")
+    ax.grid(False)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=t) for c, t in zip(cmap.colors, ["single item", "metastable",
+                                                                                "average of all"])],
+              loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.set_title(f"Retrieval regimes of {model} (by attention entropy)")
+    fig.tight_layout()
+    return fig
+
+
 def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",)) -> list[str]:
     """Draw a sweep's figures into ``folder``; writes fitted values to ``fits.json`` for capacity sweeps."""
     plt = _mpl()
@@ -147,6 +200,8 @@ def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",)) -> list[st
 
         folder.write_json("fits.json", _clean(fits))
         name = "capacity"
+    elif ds.attrs.get("sweep_kind") == "phase" and np.isfinite(ds["attention_entropy"].values).any():
+        fig, name = plot_phase(ds), "phase"
     else:
         fig, name = plot_generic(ds), "sweep"
     for fmt in formats:

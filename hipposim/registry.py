@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "hipposim.models"
 BUILTIN: dict[str, str] = {
     "hopfield-classical-v1": "hipposim.models.hopfield_classical:ClassicalHopfield",
     "hopfield-modern-v1": "hipposim.models.hopfield_modern:ModernHopfield",
+    "hopfield-sparse-v1": "hipposim.models.hopfield_sparse:SparseHopfield",
     "ca3-spiking-v1": "hipposim.models.ca3_spiking:CA3Spiking",
     "transformer-block-v1": "hipposim.models.transformer_block:TransformerBlock",
     "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaseline",

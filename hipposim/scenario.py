@@ -211,8 +211,8 @@ class SweepSpec(Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     zip: dict[str, list[Any]] = Field(default_factory=dict)
     seeds: SeedRange | list[int] = Field(default_factory=lambda: [0])
-    kind: Literal["generic", "capacity"] = Field(
-        "generic", description="capacity: plot recall against load P/N with theory")
+    kind: Literal["generic", "capacity", "phase"] = Field(
+        "generic", description="capacity: recall against load P/N with theory; phase: beta x load regime map")
 
     @model_validator(mode="after")
     def _consistent(self) -> "SweepSpec":
