@@ -1,0 +1,255 @@
+"""Figures of a spiking (``family == "spiking"``) result: pure functions of the dataset.
+
+Every ``plot_*`` takes the result :class:`xarray.Dataset` (and, where needed,
+the :class:`~hipposim.stimuli.Stimulus`) plus an optional ``ax``/``axes``, draws,
+and returns the figure. None of them runs a simulation. :func:`plot_all` draws
+them all and hands each figure to a ``save(fig, name)`` callback.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+PHASE_COLOURS = {"encode": "#cfe3f5", "recall": "#fde2c4"}
+POP_COLOURS = {"ec": "#7f7f7f", "ca3_e": "#d62728", "ca3_i": "#1f77b4", "ca1_e": "#2ca02c", "ca1_i": "#9467bd"}
+POP_LABELS = {"ec": "EC", "ca3_e": "CA3 pyr", "ca3_i": "CA3 basket", "ca1_e": "CA1 pyr", "ca1_i": "CA1 int"}
+
+
+def _axes(ax, n=1, figsize=(8, 4), **kw):
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        fig = np.atleast_1d(ax)[0].figure
+        return fig, ax
+    fig, ax = plt.subplots(1, n, figsize=figsize, **kw)
+    return fig, ax
+
+
+def _shade_phases(ds, ax, labels: bool = True) -> None:
+    names = [str(x) for x in ds["phase"].values]
+    starts, ends = ds["phase_start"].values, ds["phase_end"].values
+    for name, a, b in zip(names, starts, ends):
+        kind = name.split("_")[0]
+        if kind in PHASE_COLOURS:
+            ax.axvspan(a, b, color=PHASE_COLOURS[kind], zorder=0, lw=0)
+            if labels:
+                label = name.split("_", 1)[1]
+                if kind == "recall":
+                    label = f"cue {label}"
+                ax.text((a + b) / 2, 1.0, label, transform=ax.get_xaxis_transform(), ha="center",
+                        va="bottom", fontsize=7, color="0.3", clip_on=False)
+
+
+def _populations(ds) -> list[str]:
+    return [p for p in ("ec", "ca3_e", "ca3_i", "ca1_e", "ca1_i") if f"{p}_spike_time" in ds]
+
+
+def plot_raster(ds, ax=None, cells_per_population: int = 120):
+    """Spike raster of a subsample of every population; encoding (blue) and recall (orange) shaded.
+
+    CA3 pyramidal cells are taken from the recorded weight sample, grouped by
+    the item whose code holds them, so item assemblies show as bands.
+    """
+    fig, ax = _axes(ax, figsize=(11, 6))
+    offset = 0
+    ticks, ticklabels = [], []
+    for pop in reversed(_populations(ds)):
+        t = ds[f"{pop}_spike_time"].values
+        i = ds[f"{pop}_spike_index"].values
+        n = int(i.max()) + 1 if i.size else 1
+        if pop == "ca3_e" and "ca3_sample" in ds.coords:
+            chosen = ds["ca3_sample"].values[: cells_per_population * 2]
+            if len(chosen) > cells_per_population:
+                chosen = chosen[np.linspace(0, len(chosen) - 1, cells_per_population).astype(int)]
+        else:
+            size = max(n, int(ds.sizes.get(f"{pop}_unit", n)))
+            chosen = np.unique(np.linspace(0, size - 1, min(cells_per_population, size)).astype(int))
+        row = np.full(int(max(n, chosen.max() + 1)), -1)
+        row[chosen] = np.arange(len(chosen))
+        keep = (i < len(row))
+        keep[keep] = row[i[keep]] >= 0
+        ax.scatter(t[keep], row[i[keep]] + offset, s=0.6, marker="|", color=POP_COLOURS[pop], lw=0.6)
+        ticks.append(offset + len(chosen) / 2)
+        ticklabels.append(POP_LABELS[pop])
+        offset += len(chosen) + 10
+    _shade_phases(ds, ax)
+    ax.set_yticks(ticks, ticklabels)
+    ax.set_ylim(-5, offset)
+    ax.set_xlim(0, float(ds["phase_end"].values.max()))
+    ax.set_xlabel("time (ms)")
+    ax.set_title("Spikes (subsample); encoding shaded blue, recall orange", pad=14)
+    fig.tight_layout()
+    return fig
+
+
+def plot_population_rates(ds, ax=None):
+    """Population firing rates (10 ms bins) over the whole simulation."""
+    fig, ax = _axes(ax, figsize=(11, 3.5))
+    time = ds["time"].values
+    for pop in [str(p) for p in ds["population"].values]:
+        ax.plot(time, ds["population_rate"].sel(population=pop).values, lw=1, color=POP_COLOURS.get(pop),
+                label=POP_LABELS.get(pop, pop))
+    _shade_phases(ds, ax)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("rate (Hz)")
+    ax.set_xlim(time[0], time[-1])
+    ax.legend(loc="upper left", fontsize=8, ncol=5, frameon=False)
+    ax.set_title("Population rates", pad=14)
+    fig.tight_layout()
+    return fig
+
+
+def plot_overlaps(ds, axes=None):
+    """CA3 and CA1 overlap m_mu(t) with every item during each recall trial (target bold)."""
+    import matplotlib.pyplot as plt
+
+    n_cues = ds.sizes["cue"]
+    if axes is None:
+        fig, axes = plt.subplots(2, n_cues, figsize=(3.2 * n_cues + 1, 5.2), sharex=True, sharey=True,
+                                 squeeze=False)
+    else:
+        axes = np.atleast_2d(axes)
+        fig = axes.flat[0].figure
+    steps = ds["step"].values
+    names = [str(p) for p in ds["pattern"].values]
+    colours = plt.get_cmap("tab10")
+    for c in range(n_cues):
+        target = int(ds["target"].values[c])
+        for row, (var, area) in enumerate((("overlap", "CA3"), ("overlap_ca1", "CA1"))):
+            ax = axes[row, c]
+            for mu, name in enumerate(names):
+                ax.plot(steps, ds[var].values[c, :, mu], color=colours(mu % 10),
+                        lw=2.2 if mu == target else 0.9, alpha=1 if mu == target else 0.7,
+                        label=name)
+            ax.axhline(0.8, color="0.5", ls="--", lw=0.8)
+            ax.set_ylim(-0.3, 1.0)
+            if c == 0:
+                ax.set_ylabel(f"{area} overlap")
+            if row == 0:
+                ax.set_title(f"cue {c}: {names[target]}", fontsize=10)
+            if row == 1:
+                ax.set_xlabel("time since cue onset (ms)")
+    axes[0, -1].legend(fontsize=7, loc="lower right", frameon=False)
+    fig.suptitle("Overlap with each stored item (Pearson, 10 ms bins)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_weights(ds, axes=None):
+    """Recurrent CA3 weights of the sampled cells before and after learning, sorted by item."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
+    else:
+        fig = axes[0].figure
+    items = ds["ca3_sample_item"].values
+    names = [str(p) for p in ds["pattern"].values]
+    vmax = float(np.nanmax(ds["weights_after"].values)) if np.isfinite(ds["weights_after"].values).any() else 1
+    for ax, var, title in ((axes[0], "weights_before", "before learning"),
+                           (axes[1], "weights_after", "after learning")):
+        mat = np.ma.masked_invalid(ds[var].values)
+        cmap = plt.get_cmap("viridis").copy()
+        cmap.set_bad("white")
+        im = ax.imshow(mat, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+        bounds = np.flatnonzero(np.diff(items)) + 0.5
+        for b in bounds:
+            ax.axhline(b, color="0.3", lw=0.6)
+            ax.axvline(b, color="0.3", lw=0.6)
+        centres = [np.mean(np.flatnonzero(items == k)) for k in np.unique(items)]
+        labels = [names[k] if k >= 0 else "none" for k in np.unique(items)]
+        ax.set_xticks(centres, labels, rotation=45, fontsize=8)
+        ax.set_yticks(centres, labels, fontsize=8)
+        ax.set_xlabel("postsynaptic cell (by item)")
+        if var == "weights_before":
+            ax.set_ylabel("presynaptic cell (by item)")
+        ax.set_title(f"CA3 recurrent weights, {title}")
+    fig.colorbar(im, ax=list(np.atleast_1d(axes)), shrink=0.8, label="weight w (white: no synapse)")
+    return fig
+
+
+def plot_reconstruction(ds, stimulus, cue: int = 0, frames: int = 8, axes=None):
+    """Cue, cortex reconstruction at evenly spaced recall times, and the target item."""
+    import matplotlib.pyplot as plt
+
+    if stimulus.image_shape is None:
+        shape = (1, stimulus.n_units)
+    else:
+        shape = stimulus.image_shape
+    steps = ds["step"].values
+    pick = np.unique(np.linspace(0, len(steps) - 1, min(frames, len(steps))).astype(int))
+    n = len(pick) + 2
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(1.6 * n, 2.3))
+    else:
+        fig = axes[0].figure
+    target = int(ds["target"].values[cue])
+    show = dict(cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    cue_img = np.where(stimulus.known[cue], stimulus.cues[cue], 0.0)
+    if stimulus.coding == "binary":
+        cue_img = np.where(stimulus.known[cue], 2 * stimulus.cues[cue] - 1, 0.0)
+    axes[0].imshow(cue_img.reshape(shape), **show)
+    axes[0].set_title("cue", fontsize=9)
+    raw = ds["reconstruction_raw"].values[cue]
+    acc = ds["readout_accuracy"].values[cue]
+    for ax, k in zip(axes[1:-1], pick):
+        img = raw[k] if stimulus.coding == "bipolar" else 2 * raw[k] - 1
+        ax.imshow(np.clip(img, -1, 1).reshape(shape), **show)
+        ax.set_title(f"{steps[k]:.0f} ms\n{100 * acc[k]:.0f}% px", fontsize=8)
+    tgt = stimulus.bipolar_patterns()[target]
+    axes[-1].imshow(tgt.reshape(shape), **show)
+    axes[-1].set_title(f"stored: {stimulus.names[target]}", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Cortex readout of CA1 over recall time", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_graph_stats(ds, axes=None):
+    """Degree distributions of the recurrent CA3 graph, with clustering and path length."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 1, figsize=(6, 3.8))
+    else:
+        fig = np.atleast_1d(axes)[0].figure
+    ax = np.atleast_1d(axes)[0]
+    deg = ds["degree"].values
+    ax.bar(deg, ds["degree_hist_in"].values, width=1.0, alpha=0.6, label="in-degree", color="#d62728")
+    ax.step(deg, ds["degree_hist_out"].values, where="mid", color="k", lw=1, label="out-degree")
+    nz = np.flatnonzero(ds["degree_hist_in"].values + ds["degree_hist_out"].values)
+    if nz.size:
+        ax.set_xlim(deg[nz[0]] - 2, deg[nz[-1]] + 2)
+    a = ds.attrs
+    text = (f"topology: {a.get('topology', '?')}\n"
+            f"clustering: {a.get('graph_clustering', float('nan')):.3f}\n"
+            f"mean path: {a.get('graph_mean_shortest_path', float('nan')):.2f}\n"
+            f"density: {a.get('graph_density', float('nan')):.3f}")
+    ax.text(0.98, 0.95, text, transform=ax.transAxes, ha="right", va="top", fontsize=8,
+            bbox=dict(boxstyle="round", fc="w", ec="0.8"))
+    ax.set_xlabel("degree")
+    ax.set_ylabel("cells")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.set_title("CA3 recurrent graph")
+    fig.tight_layout()
+    return fig
+
+
+def plot_all(ds, stimulus, save: Callable) -> None:
+    """Draw every spiking figure and pass each to ``save(fig, name)``."""
+    import matplotlib.pyplot as plt
+
+    figures = [("ca3_raster", lambda: plot_raster(ds)),
+               ("ca3_population_rates", lambda: plot_population_rates(ds)),
+               ("ca3_overlaps", lambda: plot_overlaps(ds)),
+               ("ca3_weights", lambda: plot_weights(ds)),
+               ("ca3_graph", lambda: plot_graph_stats(ds))]
+    for c in range(ds.sizes["cue"]):
+        figures.append((f"ca3_reconstruction_cue{c}", lambda c=c: plot_reconstruction(ds, stimulus, cue=c)))
+    for name, draw in figures:
+        fig = draw()
+        save(fig, name)
+        plt.close(fig)

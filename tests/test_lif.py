@@ -1,0 +1,34 @@
+"""The backend's LIF neuron against its analytic f-I curve."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_lif_rate_is_zero_below_rheobase():
+    from hipposim.backends.brian2.lif import LIFConstants, lif_rate
+
+    c = LIFConstants()
+    rheobase = (c.v_th - c.v_reset) / c.r_m
+    assert lif_rate(0.99 * rheobase, c) == 0.0
+    assert lif_rate(1.2 * rheobase, c) > 0.0
+
+
+@pytest.mark.brian2
+def test_fi_curve_matches_analytic_rate():
+    """nu = 1 / (t_ref + tau_m ln(R I / (R I - (v_th - v_reset)))) at rtol 0.05."""
+    from hipposim.backends.brian2.lif import LIFConstants, lif_rate, simulate_fi_curve
+
+    c = LIFConstants()
+    currents = np.linspace(0.18e-9, 0.6e-9, 6)  # 20-130 Hz
+    simulated = simulate_fi_curve(currents, duration=1.0, dt=0.1e-3, c=c)
+    np.testing.assert_allclose(simulated, lif_rate(currents, c), rtol=0.05)
+
+
+def test_import_hipposim_does_not_import_brian2():
+    import subprocess
+    import sys
+
+    code = "import sys, hipposim, hipposim.models.ca3_spiking; print('brian2' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
