@@ -197,7 +197,7 @@ def kwta_codes(items: np.ndarray, fields: np.ndarray, coding_level: float,
     Gaussian ``R`` and ``<x>`` the mean stored item; the ``round(a n)`` cells with
     the largest input win.
     """
-    centred = items - items.mean(axis=0, keepdims=True)
+    centred = items - items.mean(axis=0, keepdims=True) if len(items) > 1 else items
     weights = rng.normal(size=fields.shape)
     drive = np.einsum("ik,pik->pi", weights, centred[:, fields])
     n_cells = fields.shape[0]
@@ -234,6 +234,8 @@ def perforant_projection(fields: np.ndarray, codes: np.ndarray, item_channels: n
     post = np.repeat(np.arange(n_cells), 2 * m)
     pre = chans.ravel()
     centred = item_channels - item_channels.mean(axis=0, keepdims=True)   # (P, 2N)
+    if len(item_channels) == 1:
+        centred = item_channels
     w = np.clip(np.einsum("pc,pc->c", codes[:, post], centred[:, pre]), 0, None)
     # drive each coding cell gets from its own (fully visible) item
     dense = np.zeros((n_cells, item_channels.shape[1]))

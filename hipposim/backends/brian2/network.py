@@ -140,12 +140,16 @@ def build_and_run(spec: NetworkSpec) -> NetworkOutput:
                   for pop, m in monitors.items()}
         out = NetworkOutput(
             spikes=spikes,
-            ee_w=np.asarray(plastic_syn["ca3_ee"].w[:], dtype=float),
-            schaffer_w=np.asarray(plastic_syn["schaffer"].w[:], dtype=float),
+            ee_w=_weights(plastic_syn["ca3_ee"], len(spec.ee.i)),
+            schaffer_w=_weights(plastic_syn["schaffer"], len(spec.schaffer.i)),
             final_v={pop: np.asarray(net[pop].v_[:], dtype=float)
                      for pop in ("ca3_e", "ca3_i", "ca1_e", "ca1_i")},
             timings=timings)
     return out
+
+
+def _weights(syn, n: int) -> np.ndarray:
+    return np.asarray(syn.w[:], dtype=float) if n else np.zeros(0)
 
 
 def _build(spec: NetworkSpec):
@@ -190,15 +194,19 @@ def _build(spec: NetworkSpec):
         on_pre = f"ge_post += w_scale*w{gain}" + ("\n" + pre_learn if pre_learn else "")
         syn = b2.Synapses(groups[src], groups[tgt], model=model, on_pre=on_pre,
                           on_post=post or None, name=name, dt=dt * second, namespace=ns)
+        plastic_syn[name] = syn
+        if len(proj.i) == 0:  # Brian2 cannot connect empty index arrays; leave the pathway out
+            continue
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w
         if spec.rule == "covariance":
             syn.run_regularly("w = clip(w + eta*plastic_ta(t)*(nu_pre/nu_ref - a_level)"
                               "*(nu_post/nu_ref - a_level), 0, w_max)", dt=1 * b2.ms, name=f"{name}_cov")
-        plastic_syn[name] = syn
         objects.append(syn)
 
     for key, proj in spec.fixed.items():
+        if len(proj.i) == 0:
+            continue
         src, tgt, label = key.split("__")
         inhibitory = src in ("ca3_i", "ca1_i")
         var = "gi" if inhibitory else "ge"
