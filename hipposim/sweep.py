@@ -104,17 +104,17 @@ def sweep_points(scenario, data: dict, lines: dict[str, int] | None = None,
     return points
 
 
-def execute_task(point_scenario: dict, key: str, root: str) -> dict:
-    """Run one sweep point and store its record atomically under ``tasks/<key>.json``.
+def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dict:
+    """Run one sweep point; return its record (and store it under ``tasks/<key>.json`` if ``root``).
 
     Never raises for a model failure: the exception and its traceback are
-    recorded, and the sweep goes on. Returns the record.
+    recorded, and the sweep goes on. On Dask the record travels back to the
+    client, which stores it, so workers need no shared file system.
     """
     from .analysis import recall_metrics
     from .runner import run_models
     from .scenario import validate_data
 
-    folder = RunFolder(root)
     t0 = time.perf_counter()
     record: dict[str, Any] = {"key": key, "seed": point_scenario["seed"]}
     try:
@@ -132,7 +132,8 @@ def execute_task(point_scenario: dict, key: str, root: str) -> dict:
     except Exception as exc:  # recorded, not raised: one bad point must not stop a sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["elapsed_s"] = time.perf_counter() - t0
-    folder.write_json(f"{TASKS}/{key}.json", record)
+    if root is not None:
+        RunFolder(root).write_json(f"{TASKS}/{key}.json", record)
     return record
 
 
@@ -218,10 +219,13 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         else:
             from distributed import as_completed
 
-            futures = [client.submit(execute_task, p.scenario, p.key, str(folder.root), key=f"task-{p.key}",
-                                     pure=False) for p in todo]
-            for _ in as_completed(futures):
+            futures = [client.submit(execute_task, p.scenario, p.key, key=f"task-{p.key}", pure=False)
+                       for p in todo]
+            for future in as_completed(futures):
+                record = future.result()
+                folder.write_json(f"{TASKS}/{record['key']}.json", record)
                 bar.update()
+                future.release()
         bar.close()
     finally:
         if client is not None:
