@@ -127,3 +127,14 @@ def test_same_seed_same_stimulus_and_models_share_it(tiny_yaml):
     np.testing.assert_array_equal(a.cues, b.cues)
     c = build_stimulus(loads_scenario(tiny_yaml.replace("seed: 1", "seed: 2")))
     assert not np.array_equal(a.patterns, c.patterns)
+
+
+def test_a_voltage_where_a_time_is_expected(write_yaml, tmp_path, capsys, tiny_yaml):
+    text = tiny_yaml + "  - id: ca3-spiking-v1\n    label: ca3\n    params:\n      tau_m: 10 mV\n"
+    assert_refused(write_yaml(text), tmp_path, capsys, "models[2].params.tau_m", "expected a time",
+                   "is a voltage", line=15)
+
+
+def test_a_bare_number_where_a_quantity_is_expected(write_yaml, tmp_path, capsys, tiny_yaml):
+    text = tiny_yaml + "  - id: ca3-spiking-v1\n    label: ca3\n    params:\n      tau_m: 20\n"
+    assert_refused(write_yaml(text), tmp_path, capsys, "models[2].params.tau_m", "bare number", line=15)
