@@ -28,7 +28,10 @@ def test_fi_curve_matches_analytic_rate():
 def test_import_hipposim_does_not_import_brian2():
     import subprocess
     import sys
+    import tempfile
 
     code = "import sys, hipposim, hipposim.models.ca3_spiking; print('brian2' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run outside the source tree, so the installed package is the one imported
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tempfile.gettempdir())
     assert out.stdout.strip() == "False"

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,8 +37,10 @@ def test_task_keys_are_stable_across_processes():
     code = ("import sys; from hipposim.sweep import sweep_points; from hipposim.scenario import load_scenario;"
             "from hipposim.yamlio import load_yaml_file; d,l=load_yaml_file(sys.argv[1]);"
             "print(' '.join(p.key for p in sweep_points(load_scenario(sys.argv[1]), d, l)))")
+    # run outside the source tree, so the installed package is the one imported
     other = subprocess.run([sys.executable, "-c", code, str(SMOKE)], capture_output=True, text=True,
-                           check=True, env={**os.environ, "PYTHONHASHSEED": "123"}).stdout.split()
+                           check=True, env={**os.environ, "PYTHONHASHSEED": "123"}, cwd=tempfile.gettempdir()
+                           ).stdout.split()
     assert other == keys and len(set(keys)) == 8
 
 
@@ -94,7 +97,8 @@ def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tmp_path, write_ya
     path = write_yaml(yaml.safe_dump(data))
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "hipposim.cli", "sweep", str(path), "--serial", "--out",
-                             str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             str(out), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "tasks").glob("*.json"))) < 5:
         time.sleep(0.05)
