@@ -130,9 +130,10 @@ def plot_overlaps(ds, axes=None):
                 ax.set_title(f"cue {c}: {names[target]}", fontsize=10)
             if row == 1:
                 ax.set_xlabel("time since cue onset (ms)")
-    axes[0, -1].legend(fontsize=7, loc="lower right", frameon=False)
-    fig.suptitle("Overlap with each stored item (Pearson, 10 ms bins)")
-    fig.tight_layout()
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    fig.suptitle("Overlap with each stored item (Pearson, 10 ms bins; target bold)")
+    fig.tight_layout(rect=(0, 0, 1 - 0.9 / fig.get_figwidth(), 1))
+    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
     return fig
 
 

@@ -26,13 +26,14 @@ import numpy as np
 
 N_E = 4000
 P_EE = 0.02
-DRIVE_HZ = 10.0
+DRIVE_HZ = 10.0     # each cell: DRIVE_INPUTS independent Poisson inputs at this rate,
+DRIVE_INPUTS = 100  # pooled into one Poisson train of DRIVE_INPUTS * DRIVE_HZ
 DURATION = 1.0
 DT = 0.1e-3
-W_DRIVE = 30e-3     # volts, drive synapse (jump of ge)
-W_EE = 18e-3        # volts at weight 1
-W_INIT = 0.1
-ETA, THETA, TAU_STDP = 0.04, 0.5, 40e-3
+W_DRIVE = 3.0e-3    # volts, drive synapse (jump of ge)
+W_EE = 1e-3         # volts at weight 1
+W_INIT = 0.2
+ETA, THETA, TAU_STDP = 0.01, 1.0, 40e-3
 
 
 def edges(seed: int = 0):
@@ -52,9 +53,9 @@ def run_hipposim(target: str, seed: int = 1) -> dict:
     steps = int(round(DURATION / 1e-3))
     empty = Projection(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     spec = NetworkSpec(
-        dt=DT, duration=DURATION, sizes={"ca3_e": N_E, "ca3_i": 1, "ca1_e": 1, "ca1_i": 1, "ec": 1},
+        dt=DT, duration=DURATION, sizes={"ca3_e": N_E, "ca3_i": 0, "ca1_e": 0, "ca1_i": 0, "ec": 0},
         lif_e=LIFConstants(), lif_i=LIFConstants(), timeline_dt=DURATION,
-        mossy_rates=np.full((1, N_E), DRIVE_HZ), ec_rates=np.zeros((1, 1)), rec_gain=np.ones(1),
+        mossy_rates=np.full((1, N_E), DRIVE_HZ * DRIVE_INPUTS), ec_rates=np.zeros((1, 1)), rec_gain=np.ones(1),
         pp_gain=np.zeros(1), plastic=np.ones(1),
         ee=Projection(pre, post, np.full(len(pre), W_INIT)), schaffer=empty, fixed={},
         w_ee=W_EE, w_sc=0.0, w_mf=W_DRIVE, eta=ETA, theta=THETA, tau_stdp=TAU_STDP, seed=seed,
@@ -83,7 +84,7 @@ def run_brian2_by_hand(target: str, seed: int = 1) -> dict:
                        threshold="v > v_th", reset="v = v_reset", refractory=2 * b2.ms,
                        method="exponential_euler", namespace=ns, name="hand_e", dt=DT * b2.second)
     g.v = -65 * b2.mV
-    drive = b2.PoissonGroup(N_E, DRIVE_HZ * b2.Hz, name="hand_drive", dt=DT * b2.second)
+    drive = b2.PoissonGroup(N_E, DRIVE_HZ * DRIVE_INPUTS * b2.Hz, name="hand_drive", dt=DT * b2.second)
     sd = b2.Synapses(drive, g, on_pre="ge_post += w_drive", namespace={"w_drive": W_DRIVE * b2.volt},
                      name="hand_drive_syn", dt=DT * b2.second)
     sd.connect(j="i")
@@ -123,14 +124,15 @@ def run_nest(seed: int = 1) -> dict:
               "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "C_m": 250.0, "V_m": -65.0}
     pop = nest.Create("iaf_psc_exp", N_E, params=params)
     to_pa = 250.0 / 20.0  # pA per mV of ge jump (C_m / tau_m)
-    drive = nest.Create("poisson_generator", N_E, params={"rate": DRIVE_HZ})
+    drive = nest.Create("poisson_generator", N_E, params={"rate": DRIVE_HZ * DRIVE_INPUTS})
     nest.Connect(drive, pop, "one_to_one", {"weight": W_DRIVE * 1e3 * to_pa})
     nest.CopyModel("stdp_synapse", "sym_stdp", {"alpha": 1.0, "mu_plus": 0.0, "mu_minus": 0.0,
                                                 "tau_plus": TAU_STDP * 1e3, "lambda": ETA,
                                                 "Wmax": W_EE * 1e3 * to_pa})
-    nest.Connect(pop[pre.tolist()] if False else [int(x) + 1 for x in pre], None) if False else None
-    nest.Connect(np.asarray(pre + pop[0].global_id, dtype=int), np.asarray(post + pop[0].global_id, dtype=int),
-                 "one_to_one", {"synapse_model": "sym_stdp", "weight": W_INIT * W_EE * 1e3 * to_pa})
+    first = pop[0].global_id
+    nest.Connect(np.asarray(pre + first, dtype=np.int64), np.asarray(post + first, dtype=np.int64), "one_to_one",
+                 {"synapse_model": "sym_stdp", "weight": np.full(len(pre), W_INIT * W_EE * 1e3 * to_pa),
+                  "delay": np.full(len(pre), DT * 1e3)})
     rec = nest.Create("spike_recorder")
     nest.Connect(pop, rec)
     build = time.perf_counter() - t0

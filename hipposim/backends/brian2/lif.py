@@ -26,10 +26,11 @@ LIF_EQUATIONS = """
 dv/dt = (v_rest - v + ge - gi + R_m*i_ext)/tau_m : volt (unless refractory)
 dge/dt = -ge/tau_e : volt
 dgi/dt = -gi/tau_i : volt
-dnu/dt = -nu/tau_rate : Hz
 i_ext : amp
 """
-LIF_RESET = "v = v_reset; nu += 1/tau_rate"
+LIF_RESET = "v = v_reset"
+RATE_TRACE = "dnu/dt = -nu/tau_rate : Hz\n"
+RATE_TRACE_RESET = "; nu += 1/tau_rate"
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,14 @@ def lif_rate(current: np.ndarray | float, c: LIFConstants = LIFConstants()) -> n
     return out
 
 
-def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "exponential_euler"):
-    """A named Brian2 ``NeuronGroup`` of ``n`` LIF cells at rest."""
+def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "exponential_euler",
+              rate_trace: bool = False):
+    """A named Brian2 ``NeuronGroup`` of ``n`` LIF cells at rest (with a rate trace ``nu`` if asked)."""
     import brian2 as b2
 
-    group = b2.NeuronGroup(n, LIF_EQUATIONS, threshold="v > v_th", reset=LIF_RESET,
+    eqs = LIF_EQUATIONS + (RATE_TRACE if rate_trace else "")
+    reset = LIF_RESET + (RATE_TRACE_RESET if rate_trace else "")
+    group = b2.NeuronGroup(n, eqs, threshold="v > v_th", reset=reset,
                            refractory=c.t_ref * b2.second, method=method, name=name,
                            dt=dt * b2.second, namespace=c.namespace())
     group.v = c.v_rest * b2.volt

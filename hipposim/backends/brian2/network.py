@@ -143,13 +143,13 @@ def build_and_run(spec: NetworkSpec) -> NetworkOutput:
             ee_w=_weights(plastic_syn["ca3_ee"], len(spec.ee.i)),
             schaffer_w=_weights(plastic_syn["schaffer"], len(spec.schaffer.i)),
             final_v={pop: np.asarray(net[pop].v_[:], dtype=float)
-                     for pop in ("ca3_e", "ca3_i", "ca1_e", "ca1_i")},
+                     for pop in ("ca3_e", "ca3_i", "ca1_e", "ca1_i") if spec.sizes.get(pop, 0) > 0},
             timings=timings)
     return out
 
 
 def _weights(syn, n: int) -> np.ndarray:
-    return np.asarray(syn.w[:], dtype=float) if n else np.zeros(0)
+    return np.asarray(syn.w[:], dtype=float) if (syn is not None and n) else np.zeros(0)
 
 
 def _build(spec: NetworkSpec):
@@ -164,14 +164,16 @@ def _build(spec: NetworkSpec):
         "pp_gain_ta": b2.TimedArray(spec.pp_gain, dt=spec.timeline_dt * second, name="pp_gain_ta"),
         "plastic_ta": b2.TimedArray(spec.plastic, dt=spec.timeline_dt * second, name="plastic_ta"),
     }
-    groups = {
-        "ca3_e": lif_group("ca3_e", spec.sizes["ca3_e"], spec.lif_e, dt),
-        "ca3_i": lif_group("ca3_i", spec.sizes["ca3_i"], spec.lif_i, dt),
-        "ca1_e": lif_group("ca1_e", spec.sizes["ca1_e"], spec.lif_e, dt),
-        "ca1_i": lif_group("ca1_i", spec.sizes["ca1_i"], spec.lif_i, dt),
-    }
-    groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates="ec_ta(t, i)", name="ec", dt=dt * second,
-                                   namespace={"ec_ta": ta["ec_ta"]})
+    # populations of size 0 are left out (the benchmark runs CA3 alone)
+    trace = spec.rule == "covariance"
+    groups = {}
+    for pop, consts in (("ca3_e", spec.lif_e), ("ca3_i", spec.lif_i), ("ca1_e", spec.lif_e),
+                        ("ca1_i", spec.lif_i)):
+        if spec.sizes.get(pop, 0) > 0:
+            groups[pop] = lif_group(pop, spec.sizes[pop], consts, dt, rate_trace=trace and pop.endswith("_e"))
+    if spec.sizes.get("ec", 0) > 0:
+        groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates="ec_ta(t, i)", name="ec", dt=dt * second,
+                                       namespace={"ec_ta": ta["ec_ta"]})
     mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates="mossy_ta(t, i)", name="mossy", dt=dt * second,
                             namespace={"mossy_ta": ta["mossy_ta"]})
     objects: list = list(groups.values()) + [mossy]
@@ -190,13 +192,14 @@ def _build(spec: NetworkSpec):
     for name, src, tgt, proj, scale, gain in (
             ("ca3_ee", "ca3_e", "ca3_e", spec.ee, spec.w_ee, "*rec_gain_ta(t)"),
             ("schaffer", "ca3_e", "ca1_e", spec.schaffer, spec.w_sc, "")):
+        plastic_syn[name] = None
+        if len(proj.i) == 0 or src not in groups or tgt not in groups:
+            continue  # Brian2 cannot connect empty index arrays; leave the pathway out
         ns = dict(plastic_ns, w_scale=scale * b2.volt)
         on_pre = f"ge_post += w_scale*w{gain}" + ("\n" + pre_learn if pre_learn else "")
         syn = b2.Synapses(groups[src], groups[tgt], model=model, on_pre=on_pre,
                           on_post=post or None, name=name, dt=dt * second, namespace=ns)
         plastic_syn[name] = syn
-        if len(proj.i) == 0:  # Brian2 cannot connect empty index arrays; leave the pathway out
-            continue
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w
         if spec.rule == "covariance":
@@ -205,9 +208,9 @@ def _build(spec: NetworkSpec):
         objects.append(syn)
 
     for key, proj in spec.fixed.items():
-        if len(proj.i) == 0:
-            continue
         src, tgt, label = key.split("__")
+        if len(proj.i) == 0 or src not in groups or tgt not in groups:
+            continue
         inhibitory = src in ("ca3_i", "ca1_i")
         var = "gi" if inhibitory else "ge"
         gain = "*pp_gain_ta(t)" if (src == "ec" and tgt == "ca3_e") else ""
@@ -218,7 +221,7 @@ def _build(spec: NetworkSpec):
         syn.w = proj.w * b2.volt
         objects.append(syn)
 
-    pops = [p for p in POPULATIONS if p != "ec" or spec.record_ec]
+    pops = [p for p in POPULATIONS if p in groups and (p != "ec" or spec.record_ec)]
     monitors = {p: b2.SpikeMonitor(groups[p], name=f"spikes_{p}") for p in pops}
     objects += list(monitors.values())
     net = b2.Network(*objects, name="hipposim_ca3")
