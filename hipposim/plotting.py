@@ -168,5 +168,6 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
         if ds.attrs.get("family") == "spiking":
             from . import plots_spiking
 
-            plots_spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(fig, f"{_l}_{name}"))
+            plots_spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(
+                fig, name.replace("ca3_", f"{_l}_", 1) if name.startswith("ca3_") else f"{_l}_{name}"))
     return written
