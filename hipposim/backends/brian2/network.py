@@ -105,14 +105,14 @@ def _plastic_synapse_code(rule: str) -> tuple[str, str, str]:
         model = """w : 1
         dapre/dt = -apre/tau_stdp : 1 (event-driven)
         dapost/dt = -apost/tau_stdp : 1 (event-driven)"""
-        pre = "apre += 1\nw = clip(w + eta*plastic_ta(t)*(apost - theta), 0, w_max)"
-        post = "apost += 1\nw = clip(w + eta*plastic_ta(t)*(apre - theta), 0, w_max)"
+        pre = "apre += 1\nw = clip(w + eta*plastic*(apost - theta), 0, w_max)"
+        post = "apost += 1\nw = clip(w + eta*plastic*(apre - theta), 0, w_max)"
     elif rule == "stdp-asymmetric":
         model = """w : 1
         dapre/dt = -apre/tau_stdp : 1 (event-driven)
         dapost/dt = -apost/tau_stdp : 1 (event-driven)"""
-        pre = "apre += 1\nw = clip(w - eta*a_minus*plastic_ta(t)*apost, 0, w_max)"
-        post = "apost += 1\nw = clip(w + eta*plastic_ta(t)*apre, 0, w_max)"
+        pre = "apre += 1\nw = clip(w - eta*a_minus*plastic*apost, 0, w_max)"
+        post = "apost += 1\nw = clip(w + eta*plastic*apre, 0, w_max)"
     elif rule == "covariance":
         model = "w : 1"
         pre, post = "", ""
@@ -157,6 +157,9 @@ def _build(spec: NetworkSpec):
 
     dt = spec.dt
     second = b2.second
+    # drives and switches are piecewise constant on the timeline grid: they are read
+    # once per timeline step by run_regularly, not on every time step or spike
+    tl_dt = spec.timeline_dt * second
     ta = {
         "mossy_ta": b2.TimedArray(spec.mossy_rates * b2.Hz, dt=spec.timeline_dt * second, name="mossy_ta"),
         "ec_ta": b2.TimedArray(spec.ec_rates * b2.Hz, dt=spec.timeline_dt * second, name="ec_ta"),
@@ -172,10 +175,12 @@ def _build(spec: NetworkSpec):
         if spec.sizes.get(pop, 0) > 0:
             groups[pop] = lif_group(pop, spec.sizes[pop], consts, dt, rate_trace=trace and pop.endswith("_e"))
     if spec.sizes.get("ec", 0) > 0:
-        groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates="ec_ta(t, i)", name="ec", dt=dt * second,
+        groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates=0 * b2.Hz, name="ec", dt=dt * second,
                                        namespace={"ec_ta": ta["ec_ta"]})
-    mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates="mossy_ta(t, i)", name="mossy", dt=dt * second,
+        groups["ec"].run_regularly("rates = ec_ta(t, i)", dt=tl_dt, name="ec_rates")
+    mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates=0 * b2.Hz, name="mossy", dt=dt * second,
                             namespace={"mossy_ta": ta["mossy_ta"]})
+    mossy.run_regularly("rates = mossy_ta(t, i)", dt=tl_dt, name="mossy_rates")
     objects: list = list(groups.values()) + [mossy]
 
     mf = b2.Synapses(mossy, groups["ca3_e"], on_pre="ge_post += w_mf", name="mossy_ca3",
@@ -190,20 +195,22 @@ def _build(spec: NetworkSpec):
     model, pre_learn, post = _plastic_synapse_code(spec.rule)
     plastic_syn = {}
     for name, src, tgt, proj, scale, gain in (
-            ("ca3_ee", "ca3_e", "ca3_e", spec.ee, spec.w_ee, "*rec_gain_ta(t)"),
+            ("ca3_ee", "ca3_e", "ca3_e", spec.ee, spec.w_ee, "*gain"),
             ("schaffer", "ca3_e", "ca1_e", spec.schaffer, spec.w_sc, "")):
         plastic_syn[name] = None
         if len(proj.i) == 0 or src not in groups or tgt not in groups:
             continue  # Brian2 cannot connect empty index arrays; leave the pathway out
         ns = dict(plastic_ns, w_scale=scale * b2.volt)
         on_pre = f"ge_post += w_scale*w{gain}" + ("\n" + pre_learn if pre_learn else "")
-        syn = b2.Synapses(groups[src], groups[tgt], model=model, on_pre=on_pre,
-                          on_post=post or None, name=name, dt=dt * second, namespace=ns)
+        syn = b2.Synapses(groups[src], groups[tgt], model=model + "\nplastic : 1 (shared)\ngain : 1 (shared)",
+                          on_pre=on_pre, on_post=post or None, name=name, dt=dt * second, namespace=ns)
+        syn.run_regularly(f"plastic = plastic_ta(t)\ngain = {'rec_gain_ta(t)' if gain else '1.0'}",
+                          dt=tl_dt, when="start", order=-1, name=f"{name}_switches")
         plastic_syn[name] = syn
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w
         if spec.rule == "covariance":
-            syn.run_regularly("w = clip(w + eta*plastic_ta(t)*(nu_pre/nu_ref - a_level)"
+            syn.run_regularly("w = clip(w + eta*plastic*(nu_pre/nu_ref - a_level)"
                               "*(nu_post/nu_ref - a_level), 0, w_max)", dt=1 * b2.ms, name=f"{name}_cov")
         objects.append(syn)
 
@@ -213,10 +220,13 @@ def _build(spec: NetworkSpec):
             continue
         inhibitory = src in ("ca3_i", "ca1_i")
         var = "gi" if inhibitory else "ge"
-        gain = "*pp_gain_ta(t)" if (src == "ec" and tgt == "ca3_e") else ""
-        syn = b2.Synapses(groups[src], groups[tgt], model="w : volt", on_pre=f"{var}_post += w{gain}",
+        gated = src == "ec" and tgt == "ca3_e"
+        syn = b2.Synapses(groups[src], groups[tgt], model="w : volt" + ("\ngain : 1 (shared)" if gated else ""),
+                          on_pre=f"{var}_post += w" + ("*gain" if gated else ""),
                           name=f"{src}_{tgt}_{label}", dt=dt * second,
                           namespace={"pp_gain_ta": ta["pp_gain_ta"]})
+        if gated:
+            syn.run_regularly("gain = pp_gain_ta(t)", dt=tl_dt, when="start", order=-1, name=f"{syn.name}_gate")
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w * b2.volt
         objects.append(syn)
