@@ -113,7 +113,9 @@ def cmd_models(args) -> int:
         print(f"{model_id}\n    {cls.description}")
         for row in describe_params(cls):
             default = row["default"]
-            print(f"    {row['name']:<22} default {default!s:<12} {row['description']}")
+            extra = "; ".join(x for x in (row["unit"], row["bounds"]) if x)
+            extra = f" ({extra})" if extra else ""
+            print(f"    {row['name']:<22} default {default!s:<12} {row['description']}{extra}")
         print()
     return 0
 

@@ -95,14 +95,23 @@ registry = Registry(BUILTIN)
 
 
 def describe_params(cls: type[Model]) -> list[dict]:
-    """Parameters of a model as rows: name, default, unit/type, description."""
+    """Parameters of a model as rows: name, default (with its unit), bounds, description."""
+    import annotated_types as at
+
     rows = []
     for name, field in cls.Params.model_fields.items():
         default = field.default
         default = getattr(default, "text", default)
-        if isinstance(default, str) and hasattr(field, "annotation"):
-            pass
-        extra = field.json_schema_extra or {}
-        rows.append({"name": name, "default": default, "unit": extra.get("unit", ""),
+        bounds = []
+        for meta in field.metadata:
+            for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+                if isinstance(meta, getattr(at, attr.capitalize())):
+                    bounds.append(f"{sym} {getattr(meta, attr)}")
+        schema_hint = ""
+        for meta in field.metadata:
+            js = getattr(meta, "json_schema", None)
+            if isinstance(js, dict) and "description" in js:
+                schema_hint = js["description"].split(",")[0]
+        rows.append({"name": name, "default": default, "bounds": ", ".join(bounds), "unit": schema_hint,
                      "description": field.description or ""})
     return rows
