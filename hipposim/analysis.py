@@ -14,6 +14,7 @@ The keys of :func:`recall_metrics` are stable; users script against them:
 ``energy_descent``     mean energy drop from the first to the last step
 ``step_unit``          what a step counts ("update", "layer", "ms")
 ``attention_entropy``  entropy (nats) of the last attention read, for models that attend (else null)
+``overlap_entropy``    entropy (nats) of the final positive overlaps normalised to sum 1 (0: one item)
 """
 from __future__ import annotations
 
@@ -50,6 +51,23 @@ def final_attention_entropy(ds) -> float | None:
     att = np.asarray(ds["attention"].values[:, -1], dtype=float)  # (cue, [head,] pattern)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -np.nansum(np.where(att > 0, att * np.log(att), 0.0), axis=-1)
+    return float(np.mean(h))
+
+
+def overlap_entropy(ds) -> float:
+    """Mean over cues of the entropy (nats) of the final positive overlaps, normalised to sum 1.
+
+    p_mu = max(m_mu, 0) / sum_nu max(m_nu, 0). Like the attention entropy it is
+    0 when one item is recalled and ln P when all are equally present, so it
+    compares models that do not attend (CA3, Hopfield) with those that do.
+    A state with no positive overlap counts as ln P (nothing singled out).
+    """
+    final = np.clip(np.asarray(ds["overlap"].values[:, -1, :], dtype=float), 0, None)
+    total = final.sum(axis=1, keepdims=True)
+    n = final.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(total > 0, final / np.where(total > 0, total, 1), 1.0 / n)
+        h = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
     return float(np.mean(h))
 
 
@@ -97,6 +115,7 @@ def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
         "energy_descent": descent,
         "step_unit": str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update"))),
         "attention_entropy": final_attention_entropy(ds),
+        "overlap_entropy": overlap_entropy(ds),
         "per_cue": {
             "target": [str(ds["pattern"].values[t]) for t in ds["target"].values.astype(int)],
             "final_overlap": final.tolist(),

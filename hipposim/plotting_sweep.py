@@ -113,8 +113,8 @@ def plot_generic(ds):
     swept = [c for c in ds.coords if c not in ("task", "model", "seed", "n_units", "n_patterns", "load",
                                                "coding_level")]
     x_name = swept[0] if swept else "load"
-    panels = ["final_overlap"] + (["attention_entropy"] if np.isfinite(ds["attention_entropy"].values).any()
-                                  else [])
+    panels = ["final_overlap", "attention_entropy" if np.isfinite(ds["attention_entropy"].values).any()
+              else "overlap_entropy"]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     x = ds[x_name].values
     numeric = np.issubdtype(np.asarray(x).dtype, np.number)
@@ -132,8 +132,9 @@ def plot_generic(ds):
             ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
         ax.set_xlabel(x_name)
         ax.set_ylabel({"final_overlap": "final overlap with target",
-                       "attention_entropy": "attention entropy (nats)"}[metric])
-        if metric == "attention_entropy":
+                       "attention_entropy": "attention entropy (nats)",
+                       "overlap_entropy": "entropy of final overlaps (nats)"}[metric])
+        if metric != "final_overlap":
             n = float(np.nanmax(ds["n_patterns"].values))
             ax.axhline(np.log(n), color="0.5", ls=":", lw=1)
             ax.annotate("ln P: average over all items", (xs.min(), np.log(n)), fontsize=8, color="0.4",
@@ -155,37 +156,58 @@ def classify_regime(entropy: np.ndarray, n_patterns: np.ndarray, n_clusters: int
     return out
 
 
+def _regime_grid(ds, model, x_name):
+    """(loads, xs, grid) with each cell the rounded mean regime over seeds."""
+    xs = np.unique(ds[x_name].values)
+    loads = np.unique(ds["load"].values)
+    entropy = ds["attention_entropy"].sel(model=model).values
+    if not np.isfinite(entropy).any():
+        entropy = ds["overlap_entropy"].sel(model=model).values
+    regime = classify_regime(entropy, ds["n_patterns"].values, None)
+    grid = np.full((len(loads), len(xs)), np.nan)
+    for i, l in enumerate(loads):
+        for j, b in enumerate(xs):
+            sel = (ds["load"].values == l) & (ds[x_name].values == b)
+            if sel.any() and np.isfinite(regime[sel]).any():
+                grid[i, j] = np.round(np.nanmean(regime[sel]))
+    return loads, xs, grid
+
+
 def plot_phase(ds):
-    """Regime map over beta x load: averaging, metastable, single item."""
+    """Regime maps: beta x load for models that attend, inhibition x load for CA3.
+
+    Regimes come from the attention entropy (or, for models that do not
+    attend, the entropy of the final overlaps): single item, metastable
+    (a cluster or mixture), average of all.
+    """
     plt = _mpl()
     from matplotlib.colors import ListedColormap
-
-    beta_name = next(c for c in ds.coords if "beta" in c)
-    betas = np.unique(ds[beta_name].values)
-    loads = np.unique(ds["load"].values)
-    model = ds["model"].values[0]
-    entropy = ds["attention_entropy"].sel(model=model).values
-    regime = classify_regime(entropy, ds["n_patterns"].values, None)
-    grid = np.full((len(loads), len(betas)), np.nan)
-    for i, l in enumerate(loads):
-        for j, b in enumerate(betas):
-            sel = (ds["load"].values == l) & (ds[beta_name].values == b)
-            if sel.any():
-                grid[i, j] = np.round(np.nanmean(regime[sel]))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    cmap = ListedColormap(["#2e933c", "#edae49", "#1b6ca8"])
-    ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, origin="lower", aspect="auto")
-    ax.set_xticks(range(len(betas)), [f"{b:g}" for b in betas], rotation=45)
-    ax.set_yticks(range(len(loads)), [f"{l:.3g}" for l in loads])
-    ax.set_xlabel("beta")
-    ax.set_ylabel("load P / N")
-    ax.grid(False)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=c, label=t) for c, t in zip(cmap.colors, ["single item", "metastable",
-                                                                                "average of all"])],
-              loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_title(f"Retrieval regimes of {model} (by attention entropy)")
+    knob = [c for c in ds.coords if c.startswith("knobs.")]
+    panels = []
+    for model in ds["model"].values:
+        for x_name in knob:
+            if len(np.unique(ds[x_name].values)) > 1:
+                has_att = np.isfinite(ds["attention_entropy"].sel(model=model).values).any()
+                if (x_name.endswith("beta") and has_att) or (not x_name.endswith("beta") and not has_att):
+                    panels.append((model, x_name))
+    if not panels:
+        return plot_generic(ds)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    cmap = ListedColormap(["#2e933c", "#edae49", "#1b6ca8"])
+    for ax, (model, x_name) in zip(axes[0], panels):
+        loads, xs, grid = _regime_grid(ds, model, x_name)
+        ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, origin="lower", aspect="auto")
+        ax.set_xticks(range(len(xs)), [f"{b:g}" for b in xs], rotation=45)
+        ax.set_yticks(range(len(loads)), [f"{l:.3g}" for l in loads])
+        ax.set_xlabel(x_name.split(".")[-1])
+        ax.set_ylabel("load P / N")
+        ax.grid(False)
+        ax.set_title(f"{model}: regimes over {x_name.split('.')[-1]} x load")
+    axes[0][-1].legend(handles=[Patch(color=c, label=t) for c, t in zip(cmap.colors, ["single item", "metastable",
+                                                                                     "average of all"])],
+                       loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -200,7 +222,7 @@ def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",)) -> list[st
 
         folder.write_json("fits.json", _clean(fits))
         name = "capacity"
-    elif ds.attrs.get("sweep_kind") == "phase" and np.isfinite(ds["attention_entropy"].values).any():
+    elif ds.attrs.get("sweep_kind") == "phase":
         fig, name = plot_phase(ds), "phase"
     else:
         fig, name = plot_generic(ds), "sweep"
