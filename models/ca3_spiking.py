@@ -17,18 +17,20 @@ Circuit (DESIGN.md section 2; field notes in section 6):
 * **CA3**: ``n_e`` LIF pyramidal cells, recurrent collaterals built with
   networkx (``topology``), ``n_i`` basket cells giving feedback inhibition.
 * **Perforant path** (EC -> CA3): each CA3 cell receives the EC channels of its
-  own receptive field. The weights are set during encoding by a one-shot
-  Hebbian covariance rule between EC activity and the imposed CA3 code (see
-  :func:`perforant_projection`). Perforant transmission onto CA3 is switched
-  on at recall, where it carries the cue only. Because the receptive fields
+  own receptive field. Its weights follow a one-shot Hebbian covariance rule
+  between EC activity and the CA3 code the mossy fibres impose (see
+  :func:`perforant_projection`); they are computed in numpy before the
+  simulation, which is equivalent to learning them during encoding because
+  perforant transmission onto CA3 is switched off until recall, where it
+  carries the cue only. Because the receptive fields
   are local, a cue that shows half of an image drives the part of the item's
   code whose receptive fields lie in the visible half, i.e. "the portion of
   the code that the visible part determines"; the recurrent collaterals must
   complete the rest.
-* **CA1**: ``n_ca1`` LIF cells plus interneurons. Its code for each item is made
-  the same way as CA3's (its own receptive fields and kWTA); EC -> CA1
-  (temporoammonic) synapses are set by the same covariance rule and stay on in
-  both phases. Schaffer collaterals CA3 -> CA1 learn online with the same rule
+* **CA1**: ``n_ca1`` LIF cells plus interneurons. EC -> CA1 (temporoammonic)
+  synapses target, for each item, a kWTA set of CA1 cells made the same way as
+  CA3's code (own receptive fields); they follow the same covariance rule and
+  stay on in both phases. Schaffer collaterals CA3 -> CA1 learn online with the same rule
   as the recurrent synapses.
 * **Cortex readout**: ridge regression (scipy) from L2-normalised CA1 spike
   counts, averaged over ``readout_window`` windows during encoding, to the item.
