@@ -94,7 +94,7 @@ def plot_population_rates(ds, ax=None):
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("rate (Hz)")
     ax.set_xlim(time[0], time[-1])
-    ax.legend(loc="upper left", fontsize=8, ncol=5, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title("Population rates", pad=14)
     fig.tight_layout()
     return fig

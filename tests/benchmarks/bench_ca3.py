@@ -175,7 +175,8 @@ def main() -> None:
     results["hipposim_over_brian2_simulate"] = h["simulate_s"] / b["simulate_s"]
     if "run_s" in results["nest"]:
         results["hipposim_over_nest_simulate"] = h["simulate_s"] / results["nest"]["run_s"]
-    results["warm_compile_fraction"] = h["compile_s"] / max(h["cold_run_s"], 1e-9)
+    # goal: a warm run spends < 10% of the cold run's time (i.e. compiled code is reused)
+    results["warm_run_over_cold_run"] = h["simulate_s"] / max(h["cold_run_s"], 1e-9)
     print(json.dumps(results, indent=1))
 
 
