@@ -4,6 +4,7 @@ The keys of :func:`recall_metrics` are stable; users script against them:
 
 ``final_overlap``      mean over cues of the overlap with the target at the last step
 ``success``            True when every cue's final overlap reached ``success_overlap``
+``success_overlap``    the level used (the scenario's, or the model's own, see recall_metrics)
 ``success_rate``       fraction of cues whose final overlap reached ``success_overlap``
 ``steps_to_converge``  mean step index at which the dynamics stopped changing
                        (null if some cue never converged)
@@ -92,7 +93,14 @@ def _clean(x: Any) -> Any:
 
 
 def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
-    """Standard recall metrics of one model's result (see the module docstring for the keys)."""
+    """Standard recall metrics of one model's result (see the module docstring for the keys).
+
+    A model may record its own success level in ``ds.attrs["success_overlap"]``
+    when its overlap has a different scale (spiking CA3: a Pearson correlation
+    of 10-ms binned rates, where a perfectly firing half cue already gives
+    about 0.69 and 0.8 marks completion); it then replaces ``success_overlap``.
+    """
+    success_overlap = float(ds.attrs.get("success_overlap", success_overlap))
     traj = target_overlap(ds)
     steps = ds["step"].values
     final = traj[:, -1]
@@ -114,6 +122,7 @@ def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
         "max_other_overlap": float(np.mean(other_overlap(ds)[:, -1])),
         "energy_descent": descent,
         "step_unit": str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update"))),
+        "success_overlap": success_overlap,
         "attention_entropy": final_attention_entropy(ds),
         "overlap_entropy": overlap_entropy(ds),
         "per_cue": {

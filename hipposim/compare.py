@@ -38,11 +38,12 @@ STEP_NAMES = {"ms": "time bins", "update": "updates", "layer": "layers"}
 
 def weight_variability(per_cue: np.ndarray) -> float:
     """mean_ij std_c(W_ij) / mean_ij |W_ij| over a stack (cue, ...) of effective weights."""
-    per_cue = np.asarray(per_cue, dtype=float)
-    scale = np.mean(np.abs(per_cue))
-    if per_cue.shape[0] < 2 or scale == 0:
+    per_cue = np.asarray(per_cue, dtype=float)  # NaN marks absent synapses
+    scale = np.nanmean(np.abs(per_cue))
+    if per_cue.shape[0] < 2 or not scale > 0:
         return 0.0
-    return float(np.mean(np.std(per_cue, axis=0)) / scale)
+    present = np.isfinite(per_cue).all(axis=0)
+    return float(np.mean(np.std(per_cue[:, present], axis=0)) / scale)
 
 
 def effective_weights(ds) -> tuple[np.ndarray | None, str]:
@@ -113,99 +114,123 @@ def plot_trajectories(results: dict[str, Any]):
     return fig
 
 
+def _attention_source(results: dict[str, Any]):
+    """The result whose attention is shown: the Transformer's if there is one, else any that attends."""
+    attending = [(label, ds) for label, ds in results.items() if "attention" in ds]
+    attending.sort(key=lambda item: item[1].attrs.get("family") != "transformer")
+    return attending[0] if attending else (None, None)
+
+
+def _first_read(ds, cue: int) -> np.ndarray:
+    """(read, pattern) attention weights of one cue, first head; reads are layers or updates."""
+    a = ds["attention"].values[cue, 1:]
+    return a[:, 0] if a.ndim == 3 else a
+
+
 def plot_fixed_vs_dynamic(results: dict[str, Any], n_cues: int = 3):
-    """Fixed weights (CA3, feed-forward) beside attention matrices for three cues."""
+    """CA3's learned recurrent weights and the feed-forward weights beside attention for three cues."""
     plt = _mpl()
     fixed = []
-    dynamic = []
     for label, ds in results.items():
         if ds.attrs.get("family") == "spiking" and "weights_after" in ds:
-            fixed.append((f"{label}: CA3 recurrent weights\n(learned, fixed at recall)", ds["weights_after"].values))
-        if "weights" in ds and ds.attrs.get("family") == "hopfield":
-            fixed.append((f"{label}: Hebbian weights\n(fixed)", ds["weights"].values))
-        if "ff_weights" in ds:
+            fixed.append((f"{label}: CA3 recurrent weights\n(learned; fixed at recall)", ds["weights_after"].values,
+                          "CA3 cell (sorted by item)"))
+        if ds.attrs.get("family") == "transformer" and "ff_weights" in ds:
             w = ds["ff_weights"].values
-            fixed.append((f"{label}: feed-forward W_1\n(fixed)", w[: min(64, w.shape[0]), : min(64, w.shape[1])]))
-        if "attention" in ds and not dynamic:
-            att = ds["attention"].values  # (cue, step, [head,] pattern)
-            names = list(ds["pattern"].values)
-            for c in range(min(n_cues, ds.sizes["cue"])):
-                a = att[c, 1:]
-                a = a.reshape(a.shape[0], -1, a.shape[-1])[:, 0] if a.ndim == 3 else a
-                target = names[int(ds["target"].values[c])]
-                dynamic.append((f"{label}: attention, cue {c}\n(target '{target}')", a, names))
+            fixed.append((f"{label}: feed-forward W_1\n(fixed)", w[: min(64, w.shape[0]), : min(64, w.shape[1])],
+                          "unit"))
+    label, source = _attention_source(results)
+    dynamic = []
+    if source is not None:
+        names = list(source["pattern"].values)
+        unit = source["step"].attrs.get("units", "update")
+        for c in range(min(n_cues, source.sizes["cue"])):
+            target = names[int(source["target"].values[c])]
+            dynamic.append((f"{label}: attention, cue {c}\n(target '{target}')", _first_read(source, c), names, unit))
     ncols = max(1, len(fixed) + len(dynamic))
-    fig, axes = plt.subplots(1, ncols, figsize=(3.3 * ncols, 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(3.4 * ncols, 3.8), squeeze=False)
     axes = axes[0]
-    i = 0
-    for title, w in fixed:
-        ax = axes[i]
+    for ax, (title, w, axis_label) in zip(axes, fixed):
         im = ax.imshow(w, cmap="viridis", aspect="auto", interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        ax.set_xlabel(axis_label, fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.046)
-        i += 1
-    for title, a, names in dynamic:
-        ax = axes[i]
+    for ax, (title, a, names, unit) in zip(axes[len(fixed):], dynamic):
         im = ax.imshow(a, cmap="magma", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
-        ax.set_yticks(range(a.shape[0]), [f"read {j + 1}" for j in range(a.shape[0])], fontsize=7)
+        ax.set_yticks(range(a.shape[0]), [f"{unit} {j + 1}" for j in range(a.shape[0])], fontsize=7)
+        ax.set_xlabel("stored item (memory)", fontsize=8)
         ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.046)
-        i += 1
     fig.suptitle("Fixed weights (left) against attention weights recomputed for each cue (right)", y=1.03)
     fig.tight_layout()
     return fig
 
 
-def plot_graphs(results: dict[str, Any], max_nodes: int = 40):
-    """networkx drawings: CA3's synaptic graph beside the attention graphs of two cues."""
+def plot_graphs(results: dict[str, Any], per_item: int = 8):
+    """networkx drawings: CA3's synaptic graph beside the attention graphs of two cues.
+
+    CA3: ``per_item`` sampled cells of each item's code, coloured by item, with
+    the strongest learned synapses (top fifth) as edges; the learned assemblies
+    show up as dense same-colour clusters. Attention: the cue linked to every
+    stored item, edge width proportional to its weight.
+    """
     import networkx as nx
 
     plt = _mpl()
     panels = []
     for label, ds in results.items():
-        if ds.attrs.get("family") == "spiking" and "weights_after" in ds and "ca3_code" not in panels:
-            w = ds["weights_after"].values[:max_nodes, :max_nodes]
-            g = nx.DiGraph()
-            g.add_nodes_from(range(w.shape[0]))
+        if ds.attrs.get("family") == "spiking" and "weights_after" in ds and "ca3_sample_item" in ds.coords:
+            items = ds["ca3_sample_item"].values
+            keep = np.concatenate([np.nonzero(items == it)[0][:per_item] for it in np.unique(items) if it >= 0])
+            w = np.nan_to_num(ds["weights_after"].values[np.ix_(keep, keep)])
+            g = nx.Graph()
+            for n, k in enumerate(keep):
+                g.add_node(n, item=int(items[k]))
             thr = np.percentile(w[w > 0], 80) if np.any(w > 0) else np.inf
             for i, j in zip(*np.nonzero(w >= thr)):
-                if i != j:
+                if i < j:
                     g.add_edge(int(i), int(j), weight=float(w[i, j]))
-            panels.append(("ca3", f"{label}: strongest CA3 synapses\n({g.number_of_edges()} edges, fixed)", g))
-    for label, ds in results.items():
-        if "attention" not in ds:
-            continue
-        names = list(ds["pattern"].values)
-        for c in range(min(2, ds.sizes["cue"])):
-            a = ds["attention"].values[c, 1]
-            a = a.reshape(-1, a.shape[-1]).mean(axis=0)
-            g = nx.DiGraph()
+            panels.append(("ca3", f"{label}: strongest learned CA3 synapses\n(colour = item of the cell; fixed)", g,
+                           list(ds["pattern"].values)))
+            break
+    label, source = _attention_source(results)
+    if source is not None:
+        names = list(source["pattern"].values)
+        for c in range(min(2, source.sizes["cue"])):
+            a = _first_read(source, c)[0]
+            g = nx.Graph()
             g.add_node("cue")
             for n, wgt in zip(names, a):
                 g.add_edge("cue", str(n), weight=float(wgt))
-            target = names[int(ds["target"].values[c])]
-            panels.append(("att", f"{label}: attention of cue {c}\n(target '{target}')", g))
-        break
+            target = names[int(source["target"].values[c])]
+            panels.append(("att", f"{label}: attention of cue {c}\n(target '{target}'; recomputed per cue)", g, names))
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
-    for ax, (kind, title, g) in zip(axes[0], panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.2), squeeze=False)
+    for ax, (kind, title, g, names) in zip(axes[0], panels):
         ax.set_title(title, fontsize=9)
         ax.axis("off")
         if kind == "ca3":
             pos = nx.circular_layout(g)
-            nx.draw_networkx_nodes(g, pos, ax=ax, node_size=30, node_color=PALETTE[0])
-            nx.draw_networkx_edges(g, pos, ax=ax, width=0.6, alpha=0.5, arrows=False)
+            colours = [PALETTE[g.nodes[n]["item"] % len(PALETTE)] for n in g.nodes]
+            nx.draw_networkx_edges(g, pos, ax=ax, width=0.7, alpha=0.45)
+            nx.draw_networkx_nodes(g, pos, ax=ax, node_size=40, node_color=colours)
+            from matplotlib.lines import Line2D
+
+            items = sorted({g.nodes[n]["item"] for n in g.nodes})
+            ax.legend(handles=[Line2D([], [], marker="o", ls="", color=PALETTE[i % len(PALETTE)],
+                                      label=names[i] if i < len(names) else str(i)) for i in items],
+                      loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=len(items), frameon=False, fontsize=7)
         else:
             pos = nx.shell_layout(g, [["cue"], [n for n in g.nodes if n != "cue"]])
-            widths = [1 + 8 * g[u][v]["weight"] for u, v in g.edges]
-            nx.draw_networkx_nodes(g, pos, ax=ax, node_size=500, node_color=["#edae49"] +
+            widths = [0.5 + 10 * g[u][v]["weight"] for u, v in g.edges]
+            nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.6, edge_color="0.3")
+            nx.draw_networkx_nodes(g, pos, ax=ax, node_size=700, node_color=["#edae49"] +
                                    [PALETTE[1]] * (g.number_of_nodes() - 1))
             nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)
-            nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.7, arrows=False)
     fig.tight_layout()
     return fig
 

@@ -113,6 +113,9 @@ class CA3SpikingParams(Params):
     w_ei: Voltage = Field("4 mV", description="pyramidal -> interneuron synapse")
     w_ie: Voltage = Field("1.5 mV", description="CA3 interneuron -> pyramidal synapse")
     w_ie_ca1: Voltage = Field("8 mV", description="CA1 interneuron -> pyramidal synapse")
+    inhibition: float = Field(1.0, ge=0, description="feedback inhibition factor: multiplies w_ie "
+                                                      "(scenario knob 'inhibition')")
+    gain: float = Field(1.0, gt=0, description="recurrent excitatory gain: multiplies w_ee (scenario knob 'gain')")
     # drives
     mf_rate: Rate = Field("200 Hz", description="mossy fibre rate onto code cells during encoding")
     ec_rate: Rate = Field("40 Hz", description="rate of an active EC channel")
@@ -370,6 +373,10 @@ class CA3Spiking(Model):
                    "recurrent synapses learned online by STDP")
     Params = CA3SpikingParams
     step_unit = "ms"
+    knobs = {"inhibition": "inhibition", "gain": "gain"}
+    #: a small, fast network for tests and smoke runs
+    tiny_params = {"n_e": 200, "n_i": 40, "n_ca1": 100, "n_ca1_i": 20, "t_encode": "80 ms", "t_recall": "60 ms",
+                   "t_gap": "20 ms", "t_reset": "20 ms", "readout_settle": "30 ms", "weight_sample": 100}
     records = ("overlap_ca1", "overlap_ca1_ec_code", "rate_ca3_e", "rate_ca3_i", "rate_ca1_e", "rate_ca1_i", "rate_ec",
                "population_rate", "spikes", "weights_before", "weights_after", "ca3_code", "ca1_code", "ca1_ec_code",
                "phase_start", "phase_end", "graph_statistics", "reconstruction_raw")
@@ -462,7 +469,7 @@ class CA3Spiking(Model):
             "ec__ca3_e__pp": Projection(*pp),
             "ec__ca1_e__ta": Projection(*ec1),
             "ca3_e__ca3_i__fb": self._random_projection(p.n_e, p.n_i, p.p_ei, p.w_ei.si, rng),
-            "ca3_i__ca3_e__fb": self._random_projection(p.n_i, p.n_e, p.p_ie, p.w_ie.si, rng),
+            "ca3_i__ca3_e__fb": self._random_projection(p.n_i, p.n_e, p.p_ie, p.inhibition * p.w_ie.si, rng),
             "ca1_e__ca1_i__fb": self._random_projection(p.n_ca1, p.n_ca1_i, p.p_ei, p.w_ei.si, rng),
             "ca1_i__ca1_e__fb": self._random_projection(p.n_ca1_i, p.n_ca1, p.p_ie, p.w_ie_ca1.si, rng),
         }
@@ -480,7 +487,7 @@ class CA3Spiking(Model):
             mossy_rates=tl["mossy"], ec_rates=tl["ec"], rec_gain=tl["rec_gain"], pp_gain=tl["pp_gain"],
             plastic=tl["plastic"],
             ee=Projection(ee_pre, ee_post, ee_w0), schaffer=Projection(sc_pre, sc_post, sc_w0), fixed=fixed,
-            w_ee=p.w_ee.si, w_sc=p.w_sc.si, w_mf=p.w_mf.si, rule=p.rule, eta=p.eta, theta=p.theta,
+            w_ee=p.gain * p.w_ee.si, w_sc=p.w_sc.si, w_mf=p.w_mf.si, rule=p.rule, eta=p.eta, theta=p.theta,
             a_minus=p.a_minus, tau_stdp=p.tau_stdp.si, w_max=p.w_max, nu_ref=p.nu_ref.si,
             coding_level=p.coding_level, seed=int(rng.integers(2**31)), target=p.target,
             record_ec=p.record_ec)
@@ -568,7 +575,8 @@ class CA3Spiking(Model):
         converged = np.array([h[0] if h.size else -1 for h in hit], dtype=np.int64)
 
         ds = standard_dataset(stimulus, states, ov3, None, converged, step_values=centres, step_unit="ms",
-                              attrs={"family": "spiking", "brian2_target": p.target, "rule": p.rule,
+                              attrs={"family": "spiking", "success_overlap": 0.8,
+                                     "brian2_target": p.target, "rule": p.rule,
                                      "plasticity": int(p.plasticity),
                                      "plasticity_at_recall": int(p.plasticity_at_recall),
                                      "topology": p.topology, "bin_ms": width * 1e3,
