@@ -107,41 +107,60 @@ def plot_capacity(ds):
     return fig, fits
 
 
+def _models_for(ds, x_name: str) -> list[str]:
+    """Models a swept field speaks to: beta -> models that attend; inhibition, gain -> those that do not."""
+    models = [str(m) for m in ds["model"].values]
+    attends = {m: bool(np.isfinite(ds["attention_entropy"].sel(model=m).values).any()) for m in models}
+    if x_name.endswith(".beta"):
+        return [m for m in models if attends[m]]
+    if x_name.endswith(".inhibition") or x_name.endswith(".gain"):
+        return [m for m in models if not attends[m]]
+    return models
+
+
 def plot_generic(ds):
-    """Final overlap (and attention entropy, where models attend) against the first swept field."""
+    """Final overlap and retrieval entropy against each swept field, for the models it concerns.
+
+    The entropy is the attention entropy for models that attend and the entropy
+    of the final overlaps for the others; both are ln P for an average over all
+    P items and 0 for a single item.
+    """
     plt = _mpl()
     swept = [c for c in ds.coords if c not in ("task", "model", "seed", "n_units", "n_patterns", "load",
                                                "coding_level")]
-    x_name = swept[0] if swept else "load"
-    panels = ["final_overlap", "attention_entropy" if np.isfinite(ds["attention_entropy"].values).any()
-              else "overlap_entropy"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
-    x = ds[x_name].values
-    numeric = np.issubdtype(np.asarray(x).dtype, np.number)
-    xs = np.unique(x)
-    for ax, metric in zip(axes[0], panels):
-        for k, model in enumerate(ds["model"].values):
-            v = ds[metric].sel(model=model).values
-            means = np.array([np.nanmean(v[x == u]) if np.isfinite(v[x == u]).any() else np.nan for u in xs])
-            if np.isfinite(means).any():
-                ax.plot(xs if numeric else np.arange(len(xs)), means, "o-", color=PALETTE[k % len(PALETTE)],
-                        label=str(model))
-        if numeric and xs.min() > 0 and xs.max() / xs.min() > 100:
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
-        ax.set_xlabel(x_name)
-        ax.set_ylabel({"final_overlap": "final overlap with target",
-                       "attention_entropy": "attention entropy (nats)",
-                       "overlap_entropy": "entropy of final overlaps (nats)"}[metric])
-        if metric != "final_overlap":
-            n = float(np.nanmax(ds["n_patterns"].values))
-            ax.axhline(np.log(n), color="0.5", ls=":", lw=1)
-            ax.annotate("ln P: average over all items", (xs.min(), np.log(n)), fontsize=8, color="0.4",
-                        va="bottom")
-            ax.axhline(0, color="0.5", ls=":", lw=1)
-            ax.annotate("single item", (xs.min(), 0), fontsize=8, color="0.4", va="bottom")
-        ax.legend(frameon=False)
+    swept = [c for c in swept if len(np.unique(ds[c].values)) > 1] or ["load"]
+    rows = [(x, _models_for(ds, x)) for x in swept]
+    rows = [(x, ms) for x, ms in rows if ms] or [(swept[0], [str(m) for m in ds["model"].values])]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.8 * len(rows)), squeeze=False)
+    colour = {str(m): PALETTE[k % len(PALETTE)] for k, m in enumerate(ds["model"].values)}
+    n_max = float(np.nanmax(ds["n_patterns"].values))
+    for (x_name, models), (ax_o, ax_h) in zip(rows, axes):
+        x = ds[x_name].values
+        numeric = np.issubdtype(np.asarray(x).dtype, np.number)
+        xs = np.unique(x)
+        for model in models:
+            att = np.isfinite(ds["attention_entropy"].sel(model=model).values).any()
+            for ax, metric in ((ax_o, "final_overlap"), (ax_h, "attention_entropy" if att else "overlap_entropy")):
+                v = ds[metric].sel(model=model).values
+                means = np.array([np.nanmean(v[x == u]) if np.isfinite(v[x == u]).any() else np.nan for u in xs])
+                ax.plot(xs if numeric else np.arange(len(xs)), means, "o-", color=colour[model],
+                        label=f"{model} ({'attention' if att and metric != 'final_overlap' else 'overlaps'})"
+                        if metric != "final_overlap" else model)
+        for ax in (ax_o, ax_h):
+            if numeric and xs.min() > 0 and xs.max() / xs.min() > 20:
+                ax.set_xscale("log")
+            if not numeric:
+                ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
+            ax.set_xlabel(x_name)
+            ax.legend(frameon=False, fontsize=8)
+        ax_o.set_ylabel("final overlap with target")
+        ax_h.set_ylabel("retrieval entropy (nats)")
+        ax_h.axhline(np.log(n_max), color="0.5", ls=":", lw=1)
+        ax_h.axhline(0, color="0.5", ls=":", lw=1)
+        ax_h.annotate("ln P: average over all items", (0.02, np.log(n_max)), xycoords=("axes fraction", "data"),
+                      fontsize=8, color="0.4", va="bottom")
+        ax_h.annotate("single item", (0.02, 0), xycoords=("axes fraction", "data"), fontsize=8, color="0.4",
+                      va="bottom")
     fig.tight_layout()
     return fig
 

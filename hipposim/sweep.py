@@ -112,25 +112,40 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
     client, which stores it, so workers need no shared file system.
     """
     from .analysis import recall_metrics
-    from .runner import run_models
-    from .scenario import validate_data
+    from .registry import registry
+    from .scenario import build_stimulus, model_rng, validate_data
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"key": key, "seed": point_scenario["seed"]}
     try:
         scenario = validate_data(point_scenario)
-        _, results = run_models(scenario)
-        metrics = {}
-        for label, ds in results.items():
-            m = recall_metrics(ds, scenario.analysis.success_overlap)
-            m.pop("per_cue", None)
-            bad = [k for k in ("final_overlap",) if m.get(k) is None]
-            if bad:
-                raise FloatingPointError(f"model '{label}' produced NaN for {bad}")
-            metrics[label] = m
-        record.update(status="ok", metrics=metrics)
+        stimulus = build_stimulus(scenario)
     except Exception as exc:  # recorded, not raised: one bad point must not stop a sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        scenario = None
+    if scenario is not None:
+        metrics, errors = {}, {}
+        # each model separately: one model failing (e.g. runaway activity) keeps the others' results
+        for index, spec in enumerate(scenario.models):
+            try:
+                cls = registry.get(spec.id)
+                if getattr(cls, "backend", "") == "brian2":
+                    from .backends.brian2 import import_brian2
+
+                    import_brian2()  # safe in a Dask worker thread
+                ds = cls(spec.params).run(stimulus, model_rng(scenario.seed, index))
+                m = recall_metrics(ds, scenario.analysis.success_overlap)
+                m.pop("per_cue", None)
+                if m.get("final_overlap") is None:
+                    raise FloatingPointError(f"model '{spec.name}' produced NaN for final_overlap")
+                metrics[spec.name] = m
+            except Exception as exc:
+                errors[spec.name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        record.update(status="failed" if errors else "ok", metrics=metrics)
+        if errors:
+            record["model_errors"] = errors
+            record["error"] = "; ".join(f"{label}: {e['error']}" for label, e in errors.items())
+            record["traceback"] = "\n".join(e["traceback"] for e in errors.values())
     record["elapsed_s"] = time.perf_counter() - t0
     if root is not None:
         RunFolder(root).write_json(f"{TASKS}/{key}.json", record)
