@@ -67,6 +67,21 @@ def lif_rate(current: np.ndarray | float, c: LIFConstants = LIFConstants()) -> n
     return out
 
 
+def named_clock(owner: str, dt: float):
+    """A Brian2 ``Clock`` of step ``dt`` (seconds) named ``<owner>_clock``.
+
+    Given ``dt`` alone, Brian2 names an object's clock ``<owner>_clock`` or, while
+    an object of an earlier network still holds that name, ``<owner>_clock_1``,
+    and so on. The clock's name appears in the generated code, so such a suffix
+    changes the code's hash and the Cython target compiles it again. An
+    explicit name keeps the generated code, and the compiled cache entry, the
+    same from one build to the next.
+    """
+    import brian2 as b2
+
+    return b2.Clock(dt=dt * b2.second, name=f"{owner}_clock")
+
+
 def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "exponential_euler",
               rate_trace: bool = False):
     """A named Brian2 ``NeuronGroup`` of ``n`` LIF cells at rest (with a rate trace ``nu`` if asked)."""
@@ -76,7 +91,7 @@ def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "expo
     reset = LIF_RESET + (RATE_TRACE_RESET if rate_trace else "")
     group = b2.NeuronGroup(n, eqs, threshold="v > v_th", reset=reset,
                            refractory=c.t_ref * b2.second, method=method, name=name,
-                           dt=dt * b2.second, namespace=c.namespace())
+                           clock=named_clock(name, dt), namespace=c.namespace())
     group.v = c.v_rest * b2.volt
     return group
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lif import LIFConstants, lif_group
+from .lif import LIFConstants, lif_group, named_clock
 
 POPULATIONS = ("ca3_e", "ca3_i", "ca1_e", "ca1_i", "ec")
 
@@ -159,7 +159,7 @@ def _build(spec: NetworkSpec):
     second = b2.second
     # drives and switches are piecewise constant on the timeline grid: they are read
     # once per timeline step by run_regularly, not on every time step or spike
-    tl_dt = spec.timeline_dt * second
+    tl_dt = spec.timeline_dt
     ta = {
         "mossy_ta": b2.TimedArray(spec.mossy_rates * b2.Hz, dt=spec.timeline_dt * second, name="mossy_ta"),
         "ec_ta": b2.TimedArray(spec.ec_rates * b2.Hz, dt=spec.timeline_dt * second, name="ec_ta"),
@@ -175,16 +175,16 @@ def _build(spec: NetworkSpec):
         if spec.sizes.get(pop, 0) > 0:
             groups[pop] = lif_group(pop, spec.sizes[pop], consts, dt, rate_trace=trace and pop.endswith("_e"))
     if spec.sizes.get("ec", 0) > 0:
-        groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates=0 * b2.Hz, name="ec", dt=dt * second,
+        groups["ec"] = b2.PoissonGroup(spec.sizes["ec"], rates=0 * b2.Hz, name="ec", clock=named_clock("ec", dt),
                                        namespace={"ec_ta": ta["ec_ta"]})
-        groups["ec"].run_regularly("rates = ec_ta(t, i)", dt=tl_dt, name="ec_rates")
-    mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates=0 * b2.Hz, name="mossy", dt=dt * second,
+        groups["ec"].run_regularly("rates = ec_ta(t, i)", clock=named_clock("ec_rates", tl_dt), name="ec_rates")
+    mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates=0 * b2.Hz, name="mossy", clock=named_clock("mossy", dt),
                             namespace={"mossy_ta": ta["mossy_ta"]})
-    mossy.run_regularly("rates = mossy_ta(t, i)", dt=tl_dt, name="mossy_rates")
+    mossy.run_regularly("rates = mossy_ta(t, i)", clock=named_clock("mossy_rates", tl_dt), name="mossy_rates")
     objects: list = list(groups.values()) + [mossy]
 
     mf = b2.Synapses(mossy, groups["ca3_e"], on_pre="ge_post += w_mf", name="mossy_ca3",
-                     dt=dt * second, namespace={"w_mf": spec.w_mf * b2.volt})
+                     clock=named_clock("mossy_ca3", dt), namespace={"w_mf": spec.w_mf * b2.volt})
     mf.connect(j="i")
     objects.append(mf)
 
@@ -203,15 +203,18 @@ def _build(spec: NetworkSpec):
         ns = dict(plastic_ns, w_scale=scale * b2.volt)
         on_pre = f"ge_post += w_scale*w{gain}" + ("\n" + pre_learn if pre_learn else "")
         syn = b2.Synapses(groups[src], groups[tgt], model=model + "\nplastic : 1 (shared)\ngain : 1 (shared)",
-                          on_pre=on_pre, on_post=post or None, name=name, dt=dt * second, namespace=ns)
+                          on_pre=on_pre, on_post=post or None, name=name, clock=named_clock(name, dt),
+                          namespace=ns)
         syn.run_regularly(f"plastic = plastic_ta(t)\ngain = {'rec_gain_ta(t)' if gain else '1.0'}",
-                          dt=tl_dt, when="start", order=-1, name=f"{name}_switches")
+                          clock=named_clock(f"{name}_switches", tl_dt), when="start", order=-1,
+                          name=f"{name}_switches")
         plastic_syn[name] = syn
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w
         if spec.rule == "covariance":
             syn.run_regularly("w = clip(w + eta*plastic*(nu_pre/nu_ref - a_level)"
-                              "*(nu_post/nu_ref - a_level), 0, w_max)", dt=1 * b2.ms, name=f"{name}_cov")
+                              "*(nu_post/nu_ref - a_level), 0, w_max)", clock=named_clock(f"{name}_cov", 1e-3),
+                              name=f"{name}_cov")
         objects.append(syn)
 
     for key, proj in spec.fixed.items():
@@ -223,10 +226,11 @@ def _build(spec: NetworkSpec):
         gated = src == "ec" and tgt == "ca3_e"
         syn = b2.Synapses(groups[src], groups[tgt], model="w : volt" + ("\ngain : 1 (shared)" if gated else ""),
                           on_pre=f"{var}_post += w" + ("*gain" if gated else ""),
-                          name=f"{src}_{tgt}_{label}", dt=dt * second,
+                          name=f"{src}_{tgt}_{label}", clock=named_clock(f"{src}_{tgt}_{label}", dt),
                           namespace={"pp_gain_ta": ta["pp_gain_ta"]})
         if gated:
-            syn.run_regularly("gain = pp_gain_ta(t)", dt=tl_dt, when="start", order=-1, name=f"{syn.name}_gate")
+            syn.run_regularly("gain = pp_gain_ta(t)", clock=named_clock(f"{syn.name}_gate", tl_dt), when="start",
+                              order=-1, name=f"{syn.name}_gate")
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w * b2.volt
         objects.append(syn)
