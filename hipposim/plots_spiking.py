@@ -151,8 +151,7 @@ def plot_weights(ds, axes=None):
     for ax, var, title in ((axes[0], "weights_before", "before learning"),
                            (axes[1], "weights_after", "after learning")):
         mat = np.ma.masked_invalid(ds[var].values)
-        cmap = plt.get_cmap("viridis").copy()
-        cmap.set_bad("white")
+        cmap = plt.get_cmap("viridis").with_extremes(bad="white")  # white: no synapse
         im = ax.imshow(mat, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
         bounds = np.flatnonzero(np.diff(items)) + 0.5
         for b in bounds:
