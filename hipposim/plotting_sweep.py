@@ -165,12 +165,24 @@ def plot_generic(ds):
     return fig
 
 
-def classify_regime(entropy: np.ndarray, n_patterns: np.ndarray, n_clusters: int | None) -> np.ndarray:
-    """0 = single item (H < 0.3 ln 2), 2 = averaging over all (H > 0.8 ln P), 1 = metastable in between."""
+def classify_regime(entropy: np.ndarray, n_patterns: np.ndarray, from_overlaps: bool = False) -> np.ndarray:
+    """Regime of each point from its retrieval entropy H (nats): 0 single item, 1 metastable, 2 average of all.
+
+    Attention: single item when H < 0.3 ln 2 (at least ~95% of the weight on one
+    item), average when H > 0.8 ln P. Overlap entropy never reaches 0, because
+    a recalled sparse code still correlates a little with every other code, so
+    it is judged relative to ln P: single item below 0.45 ln P, average above
+    0.85 ln P.
+    """
     h = np.asarray(entropy, dtype=float)
+    ln_p = np.log(np.maximum(n_patterns, 2))
     out = np.ones(h.shape)
-    out[h < 0.3 * np.log(2)] = 0
-    out[h > 0.8 * np.log(np.maximum(n_patterns, 2))] = 2
+    if from_overlaps:
+        out[h < 0.45 * ln_p] = 0
+        out[h > 0.85 * ln_p] = 2
+    else:
+        out[h < 0.3 * np.log(2)] = 0
+        out[h > 0.8 * ln_p] = 2
     out[~np.isfinite(h)] = np.nan
     return out
 
@@ -180,9 +192,10 @@ def _regime_grid(ds, model, x_name):
     xs = np.unique(ds[x_name].values)
     loads = np.unique(ds["load"].values)
     entropy = ds["attention_entropy"].sel(model=model).values
-    if not np.isfinite(entropy).any():
+    from_overlaps = not np.isfinite(entropy).any()
+    if from_overlaps:
         entropy = ds["overlap_entropy"].sel(model=model).values
-    regime = classify_regime(entropy, ds["n_patterns"].values, None)
+    regime = classify_regime(entropy, ds["n_patterns"].values, from_overlaps)
     grid = np.full((len(loads), len(xs)), np.nan)
     for i, l in enumerate(loads):
         for j, b in enumerate(xs):
@@ -223,7 +236,9 @@ def plot_phase(ds):
         ax.set_xlabel(x_name.split(".")[-1])
         ax.set_ylabel("load P / N")
         ax.grid(False)
-        ax.set_title(f"{model}: regimes over {x_name.split('.')[-1]} x load")
+        basis = "attention" if x_name.endswith("beta") else "final overlaps"
+        ax.set_title(f"{model}: regimes over {x_name.split('.')[-1]} x load\n(from the entropy of its {basis})",
+                     fontsize=10)
     axes[0][-1].legend(handles=[Patch(color=c, label=t) for c, t in zip(cmap.colors, ["single item", "metastable",
                                                                                      "average of all"])],
                        loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
