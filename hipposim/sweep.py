@@ -223,6 +223,12 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         })
         folder.write_json(MANIFEST, manifest)
         folder.write_json("points.json", [{"key": p.key, "seed": p.seed, "values": p.values} for p in points])
+        if resume:
+            # temporary files of writes that a killed sweep never finished; their tasks run again
+            from .results import PARTIAL_SUFFIX
+
+            for leftover in (folder.root / TASKS).glob(f".*{PARTIAL_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
         done = _done_keys(folder.root) if resume else set()
         todo = [p for p in points if p.key not in done]
         bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {scenario.name}",
