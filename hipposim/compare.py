@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .analysis import _clean, first_crossing, other_overlap, recall_metrics, target_overlap
+from .analysis import _clean, recall_metrics, target_overlap
 from .errors import HipposimError, RunFailed
 from .plotting import PALETTE, _mpl, plot_image_recall
 from .results import MANIFEST, RunData, RunFolder, load_run, package_versions, prepare_output, utc_now
@@ -69,8 +68,6 @@ def effective_weights(ds) -> tuple[np.ndarray | None, str]:
 def comparison_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
     """The comparison table's entry of one model (keys documented in the README)."""
     m = recall_metrics(ds, success_overlap)
-    traj = target_overlap(ds)
-    steps = ds["step"].values
     final = ds["overlap"].values[:, -1, :]
     wrong = np.argmax(final, axis=1) != ds["target"].values.astype(int)
     weights, what = effective_weights(ds)

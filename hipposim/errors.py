@@ -3,7 +3,7 @@ without reading code: the file, the line, the field path and what was expected.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class HipposimError(Exception):

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,21 +65,27 @@ class RunFolder:
         return target
 
     @contextmanager
-    def atomic(self, relative: str | Path, mode: str = "wb") -> Iterator[Any]:
-        """Open a temporary file next to the destination; rename it into place on success."""
+    def staged(self, relative: str | Path) -> Iterator[str]:
+        """A temporary path next to the destination, renamed into place when the block succeeds."""
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX)
+        os.close(fd)
         try:
-            with os.fdopen(fd, mode) as fh:
-                yield fh
-                fh.flush()
-                os.fsync(fh.fileno())
+            yield tmp
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    @contextmanager
+    def atomic(self, relative: str | Path, mode: str = "wb") -> Iterator[Any]:
+        """Open a temporary file next to the destination; rename it into place on success."""
+        with self.staged(relative) as tmp, open(tmp, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def write_json(self, relative: str, data: Any) -> Path:
         with self.atomic(relative, "w") as fh:
@@ -90,18 +95,9 @@ class RunFolder:
 
     def write_dataset(self, relative: str, ds) -> Path:
         """Write an xarray Dataset as NetCDF4 (h5netcdf), atomically."""
-        target = self.path(relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX)
-        os.close(fd)
-        try:
+        with self.staged(relative) as tmp:
             ds.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return target
+        return self.path(relative)
 
     def save_figure(self, fig, relative: str) -> Path:
         suffix = Path(relative).suffix.lstrip(".") or "png"

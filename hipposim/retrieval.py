@@ -128,7 +128,7 @@ def covariance_weights(patterns: np.ndarray, coding_level: float | None = None) 
 
 
 def hopfield_energy(states: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """E = -1/2 s^T W s for each row s of ``states``."""
+    """E = -1/2 s^T W s for each state s (the last axis of ``states``; any leading batch axes)."""
     return -0.5 * np.sum((states @ weights) * states, axis=-1)
 
 

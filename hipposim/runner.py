@@ -5,20 +5,27 @@ contract and results only as labeled datasets.
 """
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from . import __version__
 from .analysis import recall_metrics
 from .errors import HipposimError, RunFailed
 from .registry import registry
-from .results import MANIFEST, RunData, RunFolder, package_versions, prepare_output, utc_now
+from .results import MANIFEST, RunData, package_versions, prepare_output, utc_now
 from .scenario import Scenario, build_stimulus, model_rng
+
+
+def run_model(scenario: Scenario, index: int, stimulus):
+    """Run the ``index``-th model of ``scenario`` on ``stimulus`` with its own seeded generator."""
+    spec = scenario.models[index]
+    ds = registry.make(spec.id, spec.params).run(stimulus, model_rng(scenario.seed, index))
+    ds.attrs.update({"model_id": spec.id, "label": spec.name, "seed": scenario.seed,
+                     "hipposim_version": __version__})
+    return ds
 
 
 def run_models(scenario: Scenario, progress: bool = False, stimulus=None) -> tuple[Any, dict[str, Any]]:
@@ -30,11 +37,7 @@ def run_models(scenario: Scenario, progress: bool = False, stimulus=None) -> tup
     bar = tqdm(scenario.models, desc=scenario.name, unit="model", disable=not progress, leave=False)
     for index, spec in enumerate(bar):
         bar.set_postfix_str(spec.name)
-        model = registry.make(spec.id, spec.params)
-        ds = model.run(stimulus, model_rng(scenario.seed, index))
-        ds.attrs.update({"model_id": spec.id, "label": spec.name, "seed": scenario.seed,
-                         "hipposim_version": __version__})
-        results[spec.name] = ds
+        results[spec.name] = run_model(scenario, index, stimulus)
     return stimulus, results
 
 

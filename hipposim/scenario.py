@@ -8,16 +8,13 @@ YAML; they receive their validated ``Params`` and the shared
 """
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
-from pydantic_core import PydanticCustomError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from . import stimuli
 from .errors import Problem, ScenarioError
@@ -427,7 +424,7 @@ def model_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(seed_streams(seed)["models"].spawn(index + 1)[index])
 
 
-def build_stimulus(scenario: Scenario) -> Stimulus:
+def build_stimulus(scenario: Scenario) -> stimuli.Stimulus:
     """Make the patterns and cues every model of ``scenario`` will see."""
     streams = seed_streams(scenario.seed)
     prng = np.random.default_rng(streams["patterns"])
@@ -506,7 +503,3 @@ def set_path(data: dict, path: str, value: Any) -> None:
                 if tok not in node:
                     node[tok] = {}
                 node = node[tok]
-
-
-def deep_copy(data: Any) -> Any:
-    return copy.deepcopy(data)

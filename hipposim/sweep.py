@@ -11,10 +11,10 @@ dask.distributed cluster, or an existing Dask scheduler at an address.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
-import math
 import time
 import traceback
 from dataclasses import dataclass
@@ -50,11 +50,11 @@ def task_key(scenario_json: dict) -> str:
 def sweep_points(scenario, data: dict, lines: dict[str, int] | None = None,
                  source: str | None = None) -> list[SweepPoint]:
     """Expand the sweep of ``scenario`` (raw ``data`` as read from YAML) into validated points."""
-    from .scenario import deep_copy, set_path, validate_data
+    from .scenario import set_path, validate_data
 
     spec = scenario.sweep
     lines = lines or {}
-    base = deep_copy(data)
+    base = copy.deepcopy(data)
     base.pop("sweep", None)
     grid_keys = list(spec.grid)
     zip_keys = list(spec.zip)
@@ -65,10 +65,10 @@ def sweep_points(scenario, data: dict, lines: dict[str, int] | None = None,
             values = dict(zip(grid_keys, grid_values))
             values.update({k: spec.zip[k][z] for k in zip_keys})
             combos.append(values)
-    points, problems, checked = [], [], {}
+    points, problems = [], []
     for values in combos:
         for seed in spec.seed_list():
-            point = deep_copy(base)
+            point = copy.deepcopy(base)
             bad = False
             for path, value in values.items():
                 section = "grid" if path in spec.grid else "zip"
@@ -112,8 +112,8 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
     client, which stores it, so workers need no shared file system.
     """
     from .analysis import recall_metrics
-    from .registry import registry
-    from .scenario import build_stimulus, model_rng, validate_data
+    from .runner import run_model
+    from .scenario import build_stimulus, validate_data
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"key": key, "seed": point_scenario["seed"]}
@@ -128,12 +128,7 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
         # each model separately: one model failing (e.g. runaway activity) keeps the others' results
         for index, spec in enumerate(scenario.models):
             try:
-                cls = registry.get(spec.id)
-                if getattr(cls, "backend", "") == "brian2":
-                    from .backends.brian2 import import_brian2
-
-                    import_brian2()  # safe in a Dask worker thread
-                ds = cls(spec.params).run(stimulus, model_rng(scenario.seed, index))
+                ds = run_model(scenario, index, stimulus)
                 m = recall_metrics(ds, scenario.analysis.success_overlap)
                 m.pop("per_cue", None)
                 if m.get("final_overlap") is None:

@@ -374,7 +374,6 @@ class CA3Spiking(Model):
     Params = CA3SpikingParams
     step_unit = "ms"
     knobs = {"inhibition": "inhibition", "gain": "gain"}
-    backend = "brian2"
     #: a small, fast network for tests and smoke runs
     tiny_params = {"n_e": 200, "n_i": 40, "n_ca1": 100, "n_ca1_i": 20, "t_encode": "80 ms", "t_recall": "60 ms",
                    "t_gap": "20 ms", "t_reset": "20 ms", "readout_settle": "30 ms", "weight_sample": 100}
@@ -499,7 +498,6 @@ class CA3Spiking(Model):
 
     # ------------------------------------------------------------------ result
     def _result(self, stimulus, rng, s, out, phases, duration, wall):
-        import xarray as xr
 
         p = self.params
         width = p.bin.si

@@ -91,7 +91,7 @@ class ClassicalHopfield(Model):
             if np.all(converged >= 0):
                 break
         states = np.stack(history, axis=1)  # (cue, step, unit)
-        energy = np.stack([hopfield_energy(states[:, t], w) for t in range(states.shape[1])], axis=1)
+        energy = hopfield_energy(states, w)  # (cue, step)
         out_states = states if stimulus.coding == "bipolar" else (states + 1) / 2
         ov = overlaps(out_states, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out_states, ov, energy, converged, step_unit=self.step_unit,

@@ -53,7 +53,7 @@ class SparseHopfield(Model):
             if np.all(converged >= 0):
                 break
         states = np.stack(history, axis=1)
-        energy = np.stack([hopfield_energy(states[:, t], w) for t in range(states.shape[1])], axis=1)
+        energy = hopfield_energy(states, w)  # (cue, step)
         out = states if stimulus.coding == "binary" else 2 * states - 1
         ov = overlaps(out, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out, ov, energy, converged, step_unit=self.step_unit,

@@ -2,21 +2,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import yaml
 
-import hipposim
 from hipposim.cli import main
 from hipposim.errors import OutputError, RunFailed
 from hipposim.model import Model
 from hipposim.registry import registry
 from hipposim.results import load_run
 from hipposim.runner import run_scenario
-from hipposim.scenario import loads_scenario, validate_data
+from hipposim.scenario import loads_scenario
 
 from .conftest import SCENARIOS, TINY
 
@@ -24,7 +22,7 @@ STABLE_KEYS = {"final_overlap", "success", "steps_to_converge", "final_energy"}
 
 
 def test_run_folder_contents_and_metrics(tmp_path):
-    run = run_scenario(loads_scenario(TINY), tmp_path / "run", progress=False)
+    run_scenario(loads_scenario(TINY), tmp_path / "run", progress=False)
     root = tmp_path / "run"
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["seed"] == 1

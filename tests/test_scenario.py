@@ -6,10 +6,9 @@ import json
 import numpy as np
 import pytest
 
-import hipposim
 from hipposim.cli import main
 from hipposim.errors import ScenarioError
-from hipposim.scenario import build_stimulus, json_schema, loads_scenario
+from hipposim.scenario import build_stimulus, loads_scenario
 from hipposim.units import parse_quantity
 
 
@@ -50,15 +49,14 @@ def test_alias_bomb_is_refused(write_yaml, tmp_path, capsys):
 
 def test_unknown_field_gets_did_you_mean(write_yaml, tmp_path, capsys, tiny_yaml):
     text = tiny_yaml.replace("  - id: hopfield-modern-v1\n", "  - id: hopfield-modern-v1\n    params: {bta: 2}\n")
-    err = assert_refused(write_yaml(text), tmp_path, capsys, "models[1].params.bta", "did you mean 'beta'",
-                         line=11)
+    assert_refused(write_yaml(text), tmp_path, capsys, "models[1].params.bta", "did you mean 'beta'", line=11)
     text = tiny_yaml.replace("seed: 1", "sed: 1")
     assert_refused(write_yaml(text), tmp_path, capsys, "field 'sed'", "did you mean 'seed'", line=4)
 
 
 def test_negative_or_zero_size(write_yaml, tmp_path, capsys, tiny_yaml):
-    err = assert_refused(write_yaml(tiny_yaml.replace("size: 64", "size: -3")), tmp_path, capsys,
-                         "patterns.size", "greater than 0", line=5)
+    assert_refused(write_yaml(tiny_yaml.replace("size: 64", "size: -3")), tmp_path, capsys,
+                   "patterns.size", "greater than 0", line=5)
     assert_refused(write_yaml(tiny_yaml.replace("count: 5", "count: 0")), tmp_path, capsys,
                    "patterns.count", line=5)
 

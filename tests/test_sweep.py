@@ -8,10 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 import xarray as xr
 import yaml
 

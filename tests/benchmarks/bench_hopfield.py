@@ -45,38 +45,38 @@ def retrieval_vs_matmul(n_queries=1024, n_patterns=4096, dim=256):
     return t_mm, t_ret
 
 
-def classical_sweep_hipposim(n, loads, seeds, n_cues, steps):
+def sweep_points(n, loads, seeds, n_cues):
+    """The same patterns and 10%-flipped cues for both contenders, point by point."""
     for seed in seeds:
         for load in loads:
             rng = np.random.default_rng(seed)
-            p = int(load * n)
-            x = random_bipolar(p, n, rng)
+            x = random_bipolar(int(load * n), n, rng)
             cues = np.array([noisy_cue(x[i], 0.1, "bipolar", rng) for i in range(n_cues)])
-            stim = Stimulus(x, tuple(map(str, range(p))), "bipolar", cues, np.arange(n_cues),
-                            np.ones_like(cues, bool))
-            ClassicalHopfield(update="sync", max_steps=steps).run(stim, rng)
+            yield x, cues, rng
+
+
+def classical_sweep_hipposim(n, loads, seeds, n_cues, steps):
+    for x, cues, rng in sweep_points(n, loads, seeds, n_cues):
+        stim = Stimulus(x, tuple(map(str, range(len(x)))), "bipolar", cues, np.arange(n_cues),
+                        np.ones_like(cues, bool))
+        ClassicalHopfield(update="sync", max_steps=steps).run(stim, rng)
 
 
 def classical_sweep_neurodynex(n, loads, seeds, n_cues, steps):
     from neurodynex3.hopfield_network import network
 
-    for seed in seeds:
-        for load in loads:
-            rng = np.random.default_rng(seed)
-            p = int(load * n)
-            x = random_bipolar(p, n, rng)
-            cues = np.array([noisy_cue(x[i], 0.1, "bipolar", rng) for i in range(n_cues)])
-            net = network.HopfieldNetwork(n)
-            net.store_patterns(list(x.astype(int)))
-            net.set_dynamics_sign_sync()
-            for c in cues:
-                net.set_state_from_pattern(c.astype(int))
-                net.run(nr_steps=steps)
+    for x, cues, _ in sweep_points(n, loads, seeds, n_cues):
+        net = network.HopfieldNetwork(n)
+        net.store_patterns(list(x.astype(int)))
+        net.set_dynamics_sign_sync()
+        for c in cues:
+            net.set_state_from_pattern(c.astype(int))
+            net.run(nr_steps=steps)
 
 
 if __name__ == "__main__":
     t_mm, t_ret = retrieval_vs_matmul()
-    print(f"batched retrieval: 1024 queries x 4096 patterns x 256 dims (float64)")
+    print("batched retrieval: 1024 queries x 4096 patterns x 256 dims (float64)")
     print(f"  two bare matmuls {t_mm * 1e3:.1f} ms, softmax_retrieval {t_ret * 1e3:.1f} ms"
           f" -> throughput ratio {t_mm / t_ret:.2f} (goal >= 0.5)")
     cfg = dict(n=500, loads=(0.05, 0.1, 0.15, 0.2), seeds=(0, 1), n_cues=20, steps=10)
@@ -86,6 +86,6 @@ if __name__ == "__main__":
     except ImportError:
         print("neurodynex3 is not installed: pip install --no-deps neurodynex3")
     else:
-        print(f"classical sweep N=500, 4 loads x 2 seeds x 20 cues x 10 sync steps:")
+        print("classical sweep N=500, 4 loads x 2 seeds x 20 cues x 10 sync steps:")
         print(f"  hipposim {t_h:.3f} s, neurodynex3 HopfieldNetwork {t_n:.3f} s -> {t_n / t_h:.0f}x faster "
               f"(goal >= 50x)")

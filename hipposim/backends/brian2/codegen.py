@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Literal
 
+from . import import_brian2
+
 Target = Literal["numpy", "cython", "cpp_standalone"]
 
 
@@ -36,7 +38,7 @@ def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]
 
     Yields a dict that receives ``build_dir`` for ``cpp_standalone``.
     """
-    import brian2 as b2
+    b2 = import_brian2()
 
     info: dict = {"target": target}
     old_target = b2.prefs.codegen.target

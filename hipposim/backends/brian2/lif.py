@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import import_brian2
+
 #: Equations of every LIF population (Brian2 syntax). ``nu`` is a low-pass rate
 #: trace (time constant ``tau_rate``) used by the rate-based covariance rule.
 LIF_EQUATIONS = """
@@ -49,7 +51,7 @@ class LIFConstants:
 
     def namespace(self) -> dict:
         """Brian2 namespace with units attached (only called inside the backend)."""
-        import brian2 as b2
+        b2 = import_brian2()
 
         return {"tau_m": self.tau_m * b2.second, "tau_e": self.tau_e * b2.second,
                 "tau_i": self.tau_i * b2.second, "tau_rate": self.tau_rate * b2.second,
@@ -77,7 +79,7 @@ def named_clock(owner: str, dt: float):
     explicit name keeps the generated code, and the compiled cache entry, the
     same from one build to the next.
     """
-    import brian2 as b2
+    b2 = import_brian2()
 
     return b2.Clock(dt=dt * b2.second, name=f"{owner}_clock")
 
@@ -85,7 +87,7 @@ def named_clock(owner: str, dt: float):
 def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "exponential_euler",
               rate_trace: bool = False):
     """A named Brian2 ``NeuronGroup`` of ``n`` LIF cells at rest (with a rate trace ``nu`` if asked)."""
-    import brian2 as b2
+    b2 = import_brian2()
 
     eqs = LIF_EQUATIONS + (RATE_TRACE if rate_trace else "")
     reset = LIF_RESET + (RATE_TRACE_RESET if rate_trace else "")
@@ -99,7 +101,7 @@ def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "expo
 def simulate_fi_curve(currents: np.ndarray, duration: float = 1.0, dt: float = 0.1e-3,
                       c: LIFConstants = LIFConstants(), target: str = "numpy") -> np.ndarray:
     """Simulated firing rates (Hz) of unconnected LIF cells, one per constant current (A)."""
-    import brian2 as b2
+    b2 = import_brian2()
 
     from .codegen import configure_target
 

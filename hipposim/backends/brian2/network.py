@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import import_brian2
 from .lif import LIFConstants, lif_group, named_clock
 
 POPULATIONS = ("ca3_e", "ca3_i", "ca1_e", "ca1_i", "ec")
@@ -123,7 +124,7 @@ def _plastic_synapse_code(rule: str) -> tuple[str, str, str]:
 
 def build_and_run(spec: NetworkSpec) -> NetworkOutput:
     """Build the network described by ``spec``, simulate it, and return plain arrays."""
-    import brian2 as b2
+    b2 = import_brian2()
 
     from .codegen import configure_target
 
@@ -153,7 +154,7 @@ def _weights(syn, n: int) -> np.ndarray:
 
 
 def _build(spec: NetworkSpec):
-    import brian2 as b2
+    b2 = import_brian2()
 
     dt = spec.dt
     second = b2.second
