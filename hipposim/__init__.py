@@ -13,13 +13,13 @@ __version__ = "0.1.0"
 
 from .errors import HipposimError, ScenarioError
 from .registry import registry
-from .scenario import Scenario, build_stimulus, load_scenario, loads_scenario
-from .stimuli import Stimulus
+from .scenario import Scenario, load_scenario, loads_scenario
+from .stimuli import Stimulus, build_stimulus
 
 
 def run_scenario(*args, **kwargs):
-    """Run a scenario and write its run folder; see :func:`hipposim.runner.run_scenario`."""
-    from .runner import run_scenario as _run
+    """Run a scenario and write its run folder; see :func:`hipposim.run.runner.run_scenario`."""
+    from .run.runner import run_scenario as _run
 
     return _run(*args, **kwargs)
 

@@ -19,7 +19,7 @@ def _default_out(scenario, kind: str = "runs") -> Path:
 
 
 def cmd_run(args) -> int:
-    from .runner import run_scenario
+    from .run import run_scenario
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -47,20 +47,23 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def _sweep(scenario, out: Path, args, executor: str) -> int:
-    from .sweep import run_sweep
+    import numpy as np
+
+    from .run import run_sweep
 
     ds = run_sweep(scenario, out, overwrite=args.overwrite, resume=getattr(args, "resume", False),
                    executor=executor, workers=getattr(args, "workers", None),
                    scheduler=getattr(args, "scheduler", None), progress=not args.quiet, source=args.scenario)
     failed = int((ds["status"].values == "failed").sum())
     print(f"{ds.sizes['task']} tasks, {failed} failed; sweep folder: {out}")
-    fits = out / "fits.json"
-    if fits.exists():
-        for model, f in json.loads(fits.read_text()).items():
-            if f["alpha_c"] is None:
+    if scenario.sweep.kind == "capacity":
+        from .analysis.capacity import sweep_fits
+
+        for model, f in sweep_fits(ds).items():
+            if not np.isfinite(f["alpha_c"]):
                 print(f"  {model}: no critical load within the swept loads")
             else:
-                ci = ("" if f["ci_low"] is None else f" (95% CI {f['ci_low']:.3f} .. {f['ci_high']:.3f})")
+                ci = ("" if not np.isfinite(f["ci_low"]) else f" (95% CI {f['ci_low']:.3f} .. {f['ci_high']:.3f})")
                 print(f"  {model}: critical load {f['alpha_c']:.3f}{ci}")
     return 3 if failed else 0
 
@@ -84,6 +87,10 @@ def cmd_validate(args) -> int:
     for f in args.files:
         try:
             s = load_scenario(f)
+            if s.sweep is not None:
+                from .run.sweep import sweep_points
+
+                sweep_points(s)  # every point is validated like a scenario
         except ScenarioError as exc:
             bad += 1
             print(exc.render(), file=sys.stderr)
@@ -132,7 +139,7 @@ def cmd_images(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .results import MANIFEST, RunFolder, load_run
+    from .run.folder import MANIFEST, RunFolder, load_run
 
     root = Path(args.run_dir)
     manifest_path = root / MANIFEST
@@ -145,7 +152,7 @@ def cmd_plot(args) -> int:
     if manifest.get("kind") == "sweep":
         import xarray as xr
 
-        from .plotting_sweep import plot_sweep
+        from .plotting.sweep import plot_sweep
 
         with xr.open_dataset(root / "sweep.nc", engine="h5netcdf") as ds:
             written = plot_sweep(ds.load(), folder, subdir, formats)
@@ -159,7 +166,7 @@ def cmd_plot(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare_main
+    from .report import compare_main
 
     return compare_main(args)
 

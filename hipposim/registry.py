@@ -15,20 +15,9 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import Model
+    from .contract import Model
 
 ENTRY_POINT_GROUP = "hipposim.models"
-
-#: The built-in models. Bump the version in the id when behaviour changes, so
-#: old scenario files keep their meaning.
-BUILTIN: dict[str, str] = {
-    "hopfield-classical-v1": "hipposim.models.hopfield_classical:ClassicalHopfield",
-    "hopfield-modern-v1": "hipposim.models.hopfield_modern:ModernHopfield",
-    "hopfield-sparse-v1": "hipposim.models.hopfield_sparse:SparseHopfield",
-    "ca3-spiking-v1": "hipposim.models.ca3_spiking:CA3Spiking",
-    "transformer-block-v1": "hipposim.models.transformer_block:TransformerBlock",
-    "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaseline",
-}
 
 _VERSIONED = re.compile(r"^(?P<base>.+)-v(?P<version>\d+)$")
 
@@ -91,7 +80,13 @@ class Registry:
         return self.get(model_id)(params or {})
 
 
-registry = Registry(BUILTIN)
+def _builtin() -> dict[str, str]:
+    from .models import BUILTIN
+
+    return BUILTIN
+
+
+registry = Registry(_builtin())
 
 
 def describe_params(cls: type[Model]) -> list[dict]:

@@ -9,9 +9,10 @@ Patterns come in two codings:
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -181,3 +182,80 @@ def mixture_cue(a: np.ndarray, b: np.ndarray, weight: float, coding: Coding) -> 
         mix = weight * a + (1 - weight) * b
         return np.where(mix == 0, a, np.sign(mix))
     return (weight * a + (1 - weight) * b >= 0.5).astype(float)
+
+
+def pattern_names(spec) -> list[str]:
+    """Names of the stored items of a pattern section: image names, or p0, p1, ..."""
+    if spec.kind == "images":
+        return spec.names[: spec.count] if spec.count else list(spec.names)
+    return [f"p{mu}" for mu in range(spec.count)]
+
+
+def pattern_index(ref: int | str, names: list[str]) -> int:
+    """Index of an item given by index or name; ValueError with a suggestion otherwise."""
+    if isinstance(ref, int):
+        if not 0 <= ref < len(names):
+            raise ValueError(f"pattern index {ref} is out of range; there are {len(names)} patterns")
+        return ref
+    if ref not in names:
+        guess = difflib.get_close_matches(ref, names, n=1)
+        hint = f"; did you mean '{guess[0]}'?" if guess else ""
+        raise ValueError(f"no pattern named '{ref}'{hint}")
+    return names.index(ref)
+
+
+def build_stimulus(scenario) -> Stimulus:
+    """Make the patterns and cues every model of ``scenario`` will see.
+
+    ``scenario`` is a validated :class:`hipposim.scenario.Scenario`; its
+    pattern section is read through its ``kind`` and fields only, so this
+    module does not import the schema. Patterns and cues draw from their own
+    streams of the scenario's one seed (:func:`hipposim.seeding.seed_streams`).
+    """
+    from .seeding import seed_streams
+
+    streams = seed_streams(scenario.seed)
+    prng = np.random.default_rng(streams["patterns"])
+    spec = scenario.patterns
+    names = pattern_names(spec)
+    image_shape = None
+    metadata: dict[str, Any] = {}
+    if spec.kind == "random":
+        patterns, coding = random_bipolar(spec.count, spec.size, prng), "bipolar"
+    elif spec.kind == "sparse":
+        patterns, coding = sparse_binary(spec.count, spec.size, spec.coding_level, prng), "binary"
+    elif spec.kind == "correlated":
+        patterns, family = correlated_bipolar(spec.count, spec.size, spec.parents, spec.similarity, prng)
+        coding = "bipolar"
+        metadata["family"] = family
+    else:
+        images = [load_image(n) for n in names]
+        image_shape = images[0].shape
+        patterns, coding = np.stack([im.ravel() for im in images]), "bipolar"
+    cue = scenario.cues
+    crng = np.random.default_rng(streams["cues"])
+    target_ids = (list(range(len(names))) if cue.targets == "all"
+                  else [pattern_index(t, names) for t in cue.targets])
+    cues, targets, known = [], [], []
+    n = patterns.shape[1]
+    for t in target_ids:
+        for _ in range(cue.repeats):
+            if cue.kind == "masked":
+                if cue.region is not None:
+                    hidden = region_mask(cue.region, image_shape)
+                else:
+                    hidden = np.zeros(n, dtype=bool)
+                    hidden[crng.choice(n, size=int(round(cue.fraction * n)), replace=False)] = True
+                cues.append(masked_cue(patterns[t], hidden))
+                known.append(~hidden)
+            elif cue.kind == "noisy":
+                cues.append(noisy_cue(patterns[t], cue.fraction, coding, crng))
+                known.append(np.ones(n, dtype=bool))
+            else:
+                other = patterns[pattern_index(cue.other, names)]
+                cues.append(mixture_cue(patterns[t], other, cue.weight, coding))
+                known.append(np.ones(n, dtype=bool))
+            targets.append(t)
+    return Stimulus(patterns=patterns, names=tuple(names), coding=coding, cues=np.array(cues),
+                            targets=np.array(targets), known=np.array(known), image_shape=image_shape,
+                            metadata=metadata)

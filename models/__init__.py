@@ -1,1 +1,21 @@
-"""The hipposim model library (installed as ``hipposim.models``)."""
+"""The model library, installed as ``hipposim.models``.
+
+:data:`BUILTIN` is the one table of built-in models: a versioned id and a lazy
+``module:Class`` entry point each (nothing is imported until a model is used).
+Bump the version in the id when behaviour changes, so old scenario files keep
+their meaning. Each model module holds its declared parameters and its
+orchestration; its numerics live in :mod:`hipposim.functional` and
+:mod:`hipposim.circuits`, its simulator code in :mod:`hipposim.backends`.
+"""
+from __future__ import annotations
+
+#: The built-in models. Bump the version in the id when behaviour changes, so
+#: old scenario files keep their meaning.
+BUILTIN: dict[str, str] = {
+    "hopfield-classical-v1": "hipposim.models.hopfield_classical:ClassicalHopfield",
+    "hopfield-modern-v1": "hipposim.models.hopfield_modern:ModernHopfield",
+    "hopfield-sparse-v1": "hipposim.models.hopfield_sparse:SparseHopfield",
+    "ca3-spiking-v1": "hipposim.models.ca3_spiking:CA3Spiking",
+    "transformer-block-v1": "hipposim.models.transformer_block:TransformerBlock",
+    "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaseline",
+}

@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from hipposim.model import Model, Params, standard_dataset
-from hipposim.retrieval import hebbian_weights, hopfield_energy, overlaps
+from hipposim.contract import Model, Params, standard_dataset
+from hipposim.functional.retrieval import hebbian_weights, hopfield_energy, overlaps
 from hipposim.stimuli import Stimulus
 
 
@@ -95,7 +95,7 @@ class ClassicalHopfield(Model):
         out_states = states if stimulus.coding == "bipolar" else (states + 1) / 2
         ov = overlaps(out_states, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out_states, ov, energy, converged, step_unit=self.step_unit,
-                              attrs={"update": p.update, "family": "hopfield"})
+                              attrs={"update": p.update})
         ds["weights"] = (("unit_pre", "unit_post"), w)
         ds["weights"].attrs["description"] = "Hebbian weights W = (1/N) sum_mu xi xi^T, zero diagonal (fixed)"
         return ds

@@ -4,7 +4,7 @@ Update (eq. 3): xi_new = X softmax(beta X^T xi), iterated for at most
 ``max_steps`` updates or until max|xi_new - xi| < ``tolerance``. Energy (eq. 2):
 E = -lse(beta, X^T xi) + 1/2 xi^T xi + beta^-1 ln N + 1/2 M^2, which never
 rises under the update (concave-convex procedure). The update is computed by
-:func:`hipposim.retrieval.softmax_retrieval`, the same function attention uses.
+:func:`hipposim.functional.retrieval.softmax_retrieval`, the same function attention uses.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from hipposim.model import Model, Params, standard_dataset
-from hipposim.retrieval import modern_hopfield_energy, overlaps, softmax_retrieval
+from hipposim.contract import Model, Params, standard_dataset
+from hipposim.functional.retrieval import modern_hopfield_energy, overlaps, softmax_retrieval
 from hipposim.stimuli import Stimulus
 
 
@@ -62,8 +62,7 @@ class ModernHopfield(Model):
             out = (out + 1) / 2
         ov = overlaps(out, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out, ov, energy, converged, step_unit=self.step_unit,
-                              attrs={"beta": p.beta, "separation": p.separation,
-                                     "family": "hopfield"})
+                              attrs={"beta": p.beta, "separation": p.separation})
         # attention weights of each update: (cue, step, pattern); step 0 has none
         att = np.concatenate([np.full((len(xi), 1, x.shape[0]), np.nan),
                               np.stack(weights_history, axis=1)], axis=1)

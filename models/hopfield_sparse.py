@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from hipposim.model import Model, Params, standard_dataset
-from hipposim.retrieval import covariance_weights, hopfield_energy, overlaps
+from hipposim.contract import Model, Params, standard_dataset
+from hipposim.functional.retrieval import covariance_weights, hopfield_energy, overlaps
 from hipposim.stimuli import Stimulus
 
 
@@ -57,5 +57,5 @@ class SparseHopfield(Model):
         out = states if stimulus.coding == "binary" else 2 * states - 1
         ov = overlaps(out, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out, ov, energy, converged, step_unit=self.step_unit,
-                              attrs={"coding_level": a, "family": "hopfield"})
+                              attrs={"coding_level": a})
         return ds

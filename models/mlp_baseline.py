@@ -4,7 +4,7 @@
 
 ``W_1, b_1`` are fixed random features drawn from the run's rng; ``W_2, b_2``
 are fitted once by ridge regression (:func:`scipy.linalg.solve`, via
-:func:`hipposim.models.transformer_block.ridge_regression`) to map every
+:func:`hipposim.functional.ridge.ridge_regression`) to map every
 stored item to itself. At recall the weights never change: there is no step
 that compares the cue with the stored items and builds its weights from that
 comparison, as attention (or a Hopfield update) does. The state after each pass
@@ -24,10 +24,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from hipposim.attention import feed_forward
-from hipposim.model import Model, Params, standard_dataset
-from hipposim.models.transformer_block import ridge_regression
-from hipposim.retrieval import overlaps
+from hipposim.functional.attention import feed_forward
+from hipposim.contract import Model, Params, standard_dataset
+from hipposim.functional.coding import saturating_readout
+from hipposim.functional.ridge import ridge_regression
+from hipposim.functional.retrieval import overlaps
 from hipposim.stimuli import Stimulus
 
 
@@ -61,16 +62,15 @@ class MLPBaseline(Model):
         x = stimulus.bipolar_cues().astype(np.float64)
         history = [x]
         for _ in range(p.n_steps):
-            x = np.clip(feed_forward(x, w1, b1, self.readout_, self.readout_bias_, p.activation), -1, 1)
+            x = saturating_readout(feed_forward(x, w1, b1, self.readout_, self.readout_bias_, p.activation),
+                                   "bipolar")
             history.append(x)
-        states = np.stack(history, axis=1)
-        if stimulus.coding == "binary":
-            states = (states + 1) / 2
+        states = saturating_readout(np.stack(history, axis=1), stimulus.coding)
         ov = overlaps(states, stimulus.patterns, stimulus.coding)
         still = np.max(np.abs(np.diff(states, axis=1)), axis=2) < 1e-6
         converged = np.where(still.any(axis=1), np.argmax(still, axis=1), -1)
         ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
-                              attrs={"family": "mlp", "model": "mlp-baseline-v1", "hidden": p.hidden,
+                              attrs={"model": "mlp-baseline-v1", "hidden": p.hidden,
                                      "activation": p.activation, "n_steps": p.n_steps})
         ds["ff_weights"] = (("ff_in", "ff_hidden"), w1)
         ds["ff_weights"].attrs["description"] = "input weights W_1 (fixed, random)"

@@ -12,7 +12,7 @@ memory: keys are ``LN(X) W_K``, values ``X W_V``, queries ``LN(x) W_Q``, with
 ``beta = 1/sqrt(d_k)`` unless given. With identity projections and one head a
 block's attention is exactly one modern Hopfield update of the normalised cue
 (Ramsauer et al. 2020, eq. 3), computed by the same
-:func:`hipposim.retrieval.softmax_retrieval`. Keys are layer-normed like the
+:func:`hipposim.functional.retrieval.softmax_retrieval`. Keys are layer-normed like the
 query so the scores compare normalised patterns (cosine-like); values stay
 raw items so that what is added to the stream is in item units.
 
@@ -59,24 +59,12 @@ import numpy as np
 import scipy.linalg
 from pydantic import Field
 
-from hipposim.attention import attention_entropy, feed_forward, layer_norm, multi_head_attention
-from hipposim.model import Model, Params, standard_dataset
-from hipposim.retrieval import overlaps
+from hipposim.functional.attention import attention_entropy, feed_forward, layer_norm, multi_head_attention
+from hipposim.functional.coding import saturating_readout
+from hipposim.functional.ridge import ridge_regression
+from hipposim.contract import Model, Params, standard_dataset
+from hipposim.functional.retrieval import overlaps
 from hipposim.stimuli import Stimulus
-
-
-def ridge_regression(design: np.ndarray, targets: np.ndarray, alpha: float) -> np.ndarray:
-    """Ridge solution ``argmin_W |design W - targets|^2 + alpha |W|^2`` (Hoerl & Kennard 1970).
-
-    Solved in whichever of the primal ``(D^T D + alpha I) W = D^T Y`` or the
-    dual ``W = D^T (D D^T + alpha I)^-1 Y`` form is smaller; both are exact.
-    """
-    n_samples, n_features = design.shape
-    if n_samples < n_features:
-        gram = design @ design.T + alpha * np.eye(n_samples)
-        return design.T @ scipy.linalg.solve(gram, targets, assume_a="pos")
-    gram = design.T @ design + alpha * np.eye(n_features)
-    return scipy.linalg.solve(gram, design.T @ targets, assume_a="pos")
 
 
 class TransformerBlockParams(Params):
@@ -216,7 +204,7 @@ class TransformerBlock(Model):
         still = change < 1e-6
         converged = np.where(still.any(axis=1), np.argmax(still, axis=1), -1)
         ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
-                              attrs={"family": "transformer", "model": "transformer-block-v1",
+                              attrs={"model": "transformer-block-v1",
                                      "n_layers": p.n_layers, "n_heads": p.n_heads,
                                      "beta": float(p.beta if p.beta is not None else
                                                    1.0 / np.sqrt(n // p.n_heads)),
@@ -243,5 +231,4 @@ class TransformerBlock(Model):
 
     @staticmethod
     def _readout(stream: np.ndarray, stimulus: Stimulus) -> np.ndarray:
-        state = np.clip(stream, -1.0, 1.0)
-        return (state + 1) / 2 if stimulus.coding == "binary" else state
+        return saturating_readout(stream, stimulus.coding)

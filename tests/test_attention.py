@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from hipposim.attention import (attention_entropy, feed_forward, gelu, layer_norm, multi_head_attention,
+from hipposim.functional.attention import (attention_entropy, feed_forward, gelu, layer_norm, multi_head_attention,
                                 scaled_dot_product_attention)
-from hipposim.retrieval import chunked_softmax_retrieval, logsumexp, softmax_retrieval
+from hipposim.functional.retrieval import chunked_softmax_retrieval, logsumexp, softmax_retrieval
 
 
 @pytest.fixture

@@ -12,9 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from hipposim.errors import ModelError
-from hipposim.models.ca3_spiking import CA3Spiking, CA3SpikingParams, kwta_codes, receptive_fields
-from hipposim.retrieval import covariance_weights
-from hipposim.scenario import build_stimulus, loads_scenario
+from hipposim.circuits.ca3 import kwta_codes, receptive_fields
+from hipposim.models.ca3_spiking import CA3Spiking, CA3SpikingParams
+from hipposim.functional.retrieval import covariance_weights
+from hipposim.scenario import loads_scenario
+from hipposim.stimuli import build_stimulus
 
 ITEMS = ["apple", "heart", "house", "star", "smiley"]
 SCENARIO = f"""
@@ -43,7 +45,9 @@ def control_run(stimulus):
 
 
 def extra(ds) -> dict:
-    return json.loads(ds.attrs["extra_metrics_json"])
+    from hipposim.analysis import model_metrics
+
+    return model_metrics(ds, None, build_stimulus(loads_scenario(SCENARIO)))
 
 
 # --------------------------------------------------------------------------- validation (fast)
@@ -92,16 +96,14 @@ def test_dg_codes_have_the_coding_level_and_are_decorrelated(stimulus):
 def test_result_is_standard_and_round_trips(plastic_run, tmp_path):
     import xarray as xr
 
-    from hipposim.analysis import recall_metrics
-
     ds = plastic_run
-    assert ds.attrs["family"] == "spiking"
+    assert ds.attrs["overlap_measure"] == "code_correlation"
     assert ds["state"].dims == ("cue", "step", "unit") and ds.sizes["unit"] == 256
     assert ds["overlap"].dims == ("cue", "step", "pattern")
     for name in ("overlap_ca1", "rate_ca3_e", "rate_ca1_e", "ca3_e_spike_time", "weights_before",
                  "weights_after", "ca3_code", "phase_start", "phase_end", "degree_hist_in"):
         assert name in ds
-    metrics = recall_metrics(ds)
+    metrics = extra(ds)
     for key in ("peak_overlap_recall", "time_to_08_ms", "ca1_peak_overlap", "readout_pixel_accuracy",
                 "mean_image_baseline"):
         assert key in metrics

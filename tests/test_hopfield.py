@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from hipposim.models.hopfield_classical import ClassicalHopfield, async_sweep
 from hipposim.models.hopfield_modern import ModernHopfield
-from hipposim.retrieval import hebbian_weights, hopfield_energy, modern_hopfield_energy
+from hipposim.functional.retrieval import hebbian_weights, hopfield_energy, modern_hopfield_energy
 from hipposim.stimuli import Stimulus, noisy_cue, random_bipolar
 
 

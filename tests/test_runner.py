@@ -10,10 +10,10 @@ import yaml
 
 from hipposim.cli import main
 from hipposim.errors import OutputError, RunFailed
-from hipposim.model import Model
+from hipposim.contract import Model
 from hipposim.registry import registry
-from hipposim.results import load_run
-from hipposim.runner import run_scenario
+from hipposim.run import load_run
+from hipposim.run import run_scenario
 from hipposim.scenario import loads_scenario
 
 from .conftest import SCENARIOS, TINY
@@ -88,9 +88,9 @@ def test_plot_redraws_from_saved_results(tmp_path, capsys, monkeypatch):
     run_scenario(loads_scenario(TINY), out, progress=False)
     figure = out / "figures" / "overlap.png"
     figure.unlink()
-    import hipposim.runner
+    import hipposim.run.runner
 
-    monkeypatch.setattr(hipposim.runner, "run_models", lambda *a, **k: pytest.fail("plot must not simulate"))
+    monkeypatch.setattr(hipposim.run.runner, "run_models", lambda *a, **k: pytest.fail("plot must not simulate"))
     assert main(["plot", str(out), "--format", "svg", "--format", "png"]) == 0
     assert figure.exists() and (out / "figures" / "overlap.svg").exists()
 

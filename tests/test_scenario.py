@@ -8,7 +8,8 @@ import pytest
 
 from hipposim.cli import main
 from hipposim.errors import ScenarioError
-from hipposim.scenario import build_stimulus, loads_scenario
+from hipposim.scenario import loads_scenario
+from hipposim.stimuli import build_stimulus
 from hipposim.units import parse_quantity
 
 

@@ -14,11 +14,10 @@ import xarray as xr
 import yaml
 
 from hipposim.cli import main
-from hipposim.model import Model
+from hipposim.contract import Model
 from hipposim.registry import registry
 from hipposim.scenario import load_scenario, loads_scenario
-from hipposim.sweep import run_sweep, sweep_points
-from hipposim.yamlio import load_yaml_file
+from hipposim.run.sweep import run_sweep, sweep_points
 
 from .conftest import SCENARIOS
 
@@ -26,15 +25,13 @@ SMOKE = SCENARIOS / "sweep_smoke.yaml"
 
 
 def points_of(path):
-    data, lines = load_yaml_file(path)
-    return sweep_points(load_scenario(path), data, lines, str(path))
+    return sweep_points(load_scenario(path))
 
 
 def test_task_keys_are_stable_across_processes():
     keys = [p.key for p in points_of(SMOKE)]
-    code = ("import sys; from hipposim.sweep import sweep_points; from hipposim.scenario import load_scenario;"
-            "from hipposim.yamlio import load_yaml_file; d,l=load_yaml_file(sys.argv[1]);"
-            "print(' '.join(p.key for p in sweep_points(load_scenario(sys.argv[1]), d, l)))")
+    code = ("import sys; from hipposim.run.sweep import sweep_points; from hipposim.scenario import load_scenario;"
+            "print(' '.join(p.key for p in sweep_points(load_scenario(sys.argv[1]))))")
     # run outside the source tree, so the installed package is the one imported
     other = subprocess.run([sys.executable, "-c", code, str(SMOKE)], capture_output=True, text=True,
                            check=True, env={**os.environ, "PYTHONHASHSEED": "123"}, cwd=tempfile.gettempdir()

@@ -72,7 +72,7 @@ def test_transformer_records_per_layer(half_images):
         assert ds[name].dims == ("cue", "step", "pattern")
     np.testing.assert_allclose(ds["overlap_after_ff"], ds["overlap"])
     assert ds["ff_weights"].ndim == 2
-    assert ds.attrs["family"] == "transformer"
+    assert ds.attrs["overlap_measure"] == "item"
 
 
 def test_one_head_identity_attention_is_the_hopfield_update(half_images):
@@ -100,7 +100,7 @@ def test_result_contract(model, half_images, tmp_path):
         assert dim in ds.dims
     for name in ("state", "overlap", "energy", "converged_step"):
         assert name in ds
-    assert ds.attrs["family"] in ("transformer", "mlp")
+    assert ds.attrs["overlap_measure"] == "item"
     path = tmp_path / "result.nc"
     ds.to_netcdf(path, engine="h5netcdf")
     back = xr.load_dataset(path, engine="h5netcdf")

@@ -47,8 +47,8 @@ def best_times(funcs: dict, repeats: int) -> dict:
 
 
 def throughput(n_memories: int, width: int, n_queries: int, repeats: int) -> dict:
-    from hipposim.attention import scaled_dot_product_attention
-    from hipposim.retrieval import chunked_softmax_retrieval
+    from hipposim.functional.attention import scaled_dot_product_attention
+    from hipposim.functional.retrieval import chunked_softmax_retrieval
 
     rng = np.random.default_rng(0)
     q = rng.standard_normal((n_queries, width), dtype=np.float32)
@@ -77,7 +77,7 @@ def peak_memory_child(n_memories: int, width: int, n_queries: int) -> None:
     import resource
     import tracemalloc
 
-    from hipposim.retrieval import chunked_softmax_retrieval
+    from hipposim.functional.retrieval import chunked_softmax_retrieval
 
     rng = np.random.default_rng(0)
     memories = np.empty((n_memories, width), dtype=np.float32)

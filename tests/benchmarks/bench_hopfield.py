@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from hipposim.models.hopfield_classical import ClassicalHopfield
-from hipposim.retrieval import softmax_retrieval
+from hipposim.functional.retrieval import softmax_retrieval
 from hipposim.stimuli import Stimulus, noisy_cue, random_bipolar
 
 

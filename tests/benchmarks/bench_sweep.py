@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hipposim.scenario import loads_scenario
-from hipposim.sweep import run_sweep, sweep_points
+from hipposim.run.sweep import run_sweep, sweep_points
 
 SCENARIO = """
 version: 1

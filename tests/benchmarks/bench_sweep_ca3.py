@@ -82,8 +82,9 @@ def main() -> None:
 
     from hipposim.errors import ModelError
     from hipposim.registry import registry
-    from hipposim.scenario import build_stimulus, loads_scenario, model_rng
-    from hipposim.sweep import run_sweep, sweep_points
+    from hipposim.scenario import loads_scenario
+from hipposim.stimuli import build_stimulus, model_rng
+    from hipposim.run.sweep import run_sweep, sweep_points
 
     base = SCENARIO.format(params=json.dumps(PARAMS))
     text = base + SWEEP.format(rates=json.dumps([rate(v) for v in EC_RATES_HZ]))

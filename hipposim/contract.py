@@ -24,9 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .strict import Strict
-
 from .stimuli import Stimulus
+from .strict import Strict
 
 
 class Params(Strict):
@@ -42,6 +41,9 @@ class Model:
     Params: ClassVar[type[Params]] = Params
     #: what the step axis counts ("update", "layer", "ms")
     step_unit: ClassVar[str] = "update"
+    #: what ``overlap`` measures: "item" (m = xi . s / N in item space) or "code_correlation"
+    #: (Pearson r of binned rates with an internal code); analysis picks the success level by it
+    overlap_measure: ClassVar[str] = "item"
     #: names of the variables :meth:`run` records, beyond the standard ones
     records: ClassVar[tuple[str, ...]] = ()
     #: scenario knobs this model obeys: knob name -> parameter name
@@ -92,4 +94,5 @@ def standard_dataset(stimulus: Stimulus, states: np.ndarray, overlaps: np.ndarra
         attrs=dict(attrs or {}),
     )
     ds.attrs.setdefault("step_unit", step_unit)
+    ds.attrs.setdefault("overlap_measure", "item")
     return ds

@@ -4,7 +4,7 @@ The keys of :func:`recall_metrics` are stable; users script against them:
 
 ``final_overlap``      mean over cues of the overlap with the target at the last step
 ``success``            True when every cue's final overlap reached ``success_overlap``
-``success_overlap``    the level used (the scenario's, or the model's own, see recall_metrics)
+``success_overlap``    the level used (the scenario's level for this model's overlap measure)
 ``success_rate``       fraction of cues whose final overlap reached ``success_overlap``
 ``steps_to_converge``  mean step index at which the dynamics stopped changing
                        (null if some cue never converged)
@@ -23,6 +23,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from ..functional.entropy import entropy, normalised_positive
 
 
 def target_overlap(ds) -> np.ndarray:
@@ -50,9 +52,7 @@ def final_attention_entropy(ds) -> float | None:
     if "attention" not in ds:
         return None
     att = np.asarray(ds["attention"].values[:, -1], dtype=float)  # (cue, [head,] pattern)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.nansum(np.where(att > 0, att * np.log(att), 0.0), axis=-1)
-    return float(np.mean(h))
+    return float(np.mean(entropy(np.nan_to_num(att), axis=-1)))
 
 
 def overlap_entropy(ds) -> float:
@@ -63,13 +63,8 @@ def overlap_entropy(ds) -> float:
     compares models that do not attend (CA3, Hopfield) with those that do.
     A state with no positive overlap counts as ln P (nothing singled out).
     """
-    final = np.clip(np.asarray(ds["overlap"].values[:, -1, :], dtype=float), 0, None)
-    total = final.sum(axis=1, keepdims=True)
-    n = final.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(total > 0, final / np.where(total > 0, total, 1), 1.0 / n)
-        h = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
-    return float(np.mean(h))
+    p = normalised_positive(ds["overlap"].values[:, -1, :], axis=1)
+    return float(np.mean(entropy(p, axis=1)))
 
 
 def first_crossing(trajectory: np.ndarray, steps: np.ndarray, threshold: float) -> float | None:
@@ -78,7 +73,8 @@ def first_crossing(trajectory: np.ndarray, steps: np.ndarray, threshold: float) 
     return float(steps[hit[0]]) if hit.size else None
 
 
-def _clean(x: Any) -> Any:
+def clean_json(x: Any) -> Any:
+    """Numbers and containers made JSON-safe: numpy scalars to Python, NaN and inf to None."""
     if isinstance(x, (float, np.floating)):
         return None if not math.isfinite(float(x)) else float(x)
     if isinstance(x, (np.integer,)):
@@ -86,26 +82,41 @@ def _clean(x: Any) -> Any:
     if isinstance(x, (np.bool_,)):
         return bool(x)
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
+        return {k: clean_json(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [clean_json(v) for v in x]
     return x
+
+
+def success_level(ds, success_overlap: float = 0.9, code_success_overlap: float = 0.8) -> float:
+    """The success level that applies to ``ds``'s overlap measure.
+
+    Models declare the measure of their ``overlap`` variable in
+    ``attrs["overlap_measure"]``: ``item`` (m = xi . s / N in item space, the
+    default) is judged at ``success_overlap``; ``code_correlation`` (a Pearson
+    correlation of binned rates with an internal code, as spiking CA3) at
+    ``code_success_overlap``. Both levels come from the scenario's ``analysis``
+    section.
+    """
+    if ds.attrs.get("overlap_measure", "item") == "code_correlation":
+        return float(code_success_overlap)
+    return float(success_overlap)
 
 
 def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
     """Standard recall metrics of one model's result (see the module docstring for the keys).
 
-    A model may record its own success level in ``ds.attrs["success_overlap"]``
-    when its overlap has a different scale (spiking CA3: a Pearson correlation
-    of 10-ms binned rates, where a perfectly firing half cue already gives
-    about 0.69 and 0.8 marks completion); it then replaces ``success_overlap``.
+    ``success_overlap`` is the level for this dataset's overlap measure (see
+    :func:`success_level`).
     """
-    success_overlap = float(ds.attrs.get("success_overlap", success_overlap))
     traj = target_overlap(ds)
     steps = ds["step"].values
     final = traj[:, -1]
     ok = final >= success_overlap
     conv = ds["converged_step"].values
+    if ds.attrs.get("overlap_measure", "item") == "code_correlation":
+        # a spiking network has no fixed point; its "convergence" is the first bin at the success level
+        conv = np.array([h[0] if h.size else -1 for h in (np.flatnonzero(t >= success_overlap) for t in traj)])
     energy = ds["energy"].values
     crossings = [first_crossing(t, steps, 0.9) for t in traj]
     final_energy = float(np.mean(energy[:, -1])) if np.all(np.isfinite(energy[:, -1])) else None
@@ -122,7 +133,7 @@ def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
         "max_other_overlap": float(np.mean(other_overlap(ds)[:, -1])),
         "energy_descent": descent,
         "step_unit": str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update"))),
-        "success_overlap": success_overlap,
+        "success_overlap": float(success_overlap),
         "attention_entropy": final_attention_entropy(ds),
         "overlap_entropy": overlap_entropy(ds),
         "per_cue": {
@@ -131,9 +142,4 @@ def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
             "success": ok.tolist(),
         },
     }
-    extra = ds.attrs.get("extra_metrics_json")
-    if extra:
-        import json
-
-        out.update(json.loads(extra))
-    return _clean(out)
+    return clean_json(out)

@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import OutputError, RunFailed
+from ..errors import OutputError, RunFailed
 
 MANIFEST = "manifest.json"
 PARTIAL_SUFFIX = ".partial"
@@ -162,10 +162,10 @@ class RunData:
 
 
 def load_run(root: str | Path, require_complete: bool = True) -> RunData:
-    """Load a run folder written by :func:`hipposim.runner.run_scenario`."""
+    """Load a run folder written by :func:`hipposim.run.runner.run_scenario`."""
     import xarray as xr
 
-    from .stimuli import Stimulus
+    from ..stimuli import Stimulus
 
     root = Path(root)
     manifest_path = root / MANIFEST

@@ -1,4 +1,4 @@
-"""Figures of a spiking (``family == "spiking"``) result: pure functions of the dataset.
+"""Figures of a spiking result (a dataset with the variables in :data:`REQUIRES`): pure functions of the dataset.
 
 Every ``plot_*`` takes the result :class:`xarray.Dataset` (and, where needed,
 the :class:`~hipposim.stimuli.Stimulus`) plus an optional ``ax``/``axes``, draws,
@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+#: variables a result must have for these figures
+REQUIRES = ("population_rate", "phase_start", "phase_end", "weights_after", "ca3_code")
 PHASE_COLOURS = {"encode": "#cfe3f5", "recall": "#fde2c4"}
 POP_COLOURS = {"ec": "#7f7f7f", "ca3_e": "#d62728", "ca3_i": "#1f77b4", "ca1_e": "#2ca02c", "ca1_i": "#9467bd"}
 POP_LABELS = {"ec": "EC", "ca3_e": "CA3 pyr", "ca3_i": "CA3 basket", "ca1_e": "CA1 pyr", "ca1_i": "CA1 int"}

@@ -11,34 +11,14 @@ from pathlib import Path
 from typing import Any
 
 
-from . import __version__
-from .analysis import recall_metrics
-from .errors import HipposimError, RunFailed
-from .registry import registry
-from .results import MANIFEST, RunData, package_versions, prepare_output, utc_now
-from .scenario import Scenario, build_stimulus, model_rng
-
-
-def run_model(scenario: Scenario, index: int, stimulus):
-    """Run the ``index``-th model of ``scenario`` on ``stimulus`` with its own seeded generator."""
-    spec = scenario.models[index]
-    ds = registry.make(spec.id, spec.params).run(stimulus, model_rng(scenario.seed, index))
-    ds.attrs.update({"model_id": spec.id, "label": spec.name, "seed": scenario.seed,
-                     "hipposim_version": __version__})
-    return ds
-
-
-def run_models(scenario: Scenario, progress: bool = False, stimulus=None) -> tuple[Any, dict[str, Any]]:
-    """Run every model of ``scenario`` in memory. Returns (stimulus, {label: dataset})."""
-    from tqdm.auto import tqdm
-
-    stimulus = build_stimulus(scenario) if stimulus is None else stimulus
-    results = {}
-    bar = tqdm(scenario.models, desc=scenario.name, unit="model", disable=not progress, leave=False)
-    for index, spec in enumerate(bar):
-        bar.set_postfix_str(spec.name)
-        results[spec.name] = run_model(scenario, index, stimulus)
-    return stimulus, results
+from .. import __version__
+from ..analysis import model_metrics
+from ..errors import HipposimError, RunFailed
+from ..scenario import Scenario
+from ..stimuli import build_stimulus
+from .execute import run_models
+from .sweep import run_sweep
+from .folder import MANIFEST, RunData, package_versions, prepare_output, utc_now
 
 
 def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, seed: int | None = None,
@@ -51,8 +31,6 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
     if seed is not None:
         scenario = scenario.with_seed(seed)
     if scenario.sweep is not None:
-        from .sweep import run_sweep
-
         return run_sweep(scenario, out, overwrite=overwrite, progress=progress, source=source)
     folder = prepare_output(out, overwrite)
     manifest: dict[str, Any] = {
@@ -78,12 +56,11 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
             trace = f"{scenario.output.traces}/{spec.name}.nc"
             folder.write_dataset(trace, ds)
             manifest["models"].append({"label": spec.name, "id": spec.id, "trace": trace})
-            metrics[spec.name] = {"model_id": spec.id,
-                                  **recall_metrics(ds, scenario.analysis.success_overlap)}
+            metrics[spec.name] = {"model_id": spec.id, **model_metrics(ds, scenario.analysis, stimulus)}
         folder.write_json("metrics.json", metrics)
         run = RunData(root=folder.root, manifest=manifest, metrics=metrics, stimulus=stimulus, results=results)
         if figures:
-            from .plotting import plot_run
+            from ..plotting import plot_run
 
             manifest["figures"] = plot_run(run, folder, scenario.output.figures, scenario.output.formats)
     except BaseException as exc:

@@ -2,7 +2,7 @@
 
 Every function keeps the floating dtype of its inputs (float32 in, float32
 out; float64 in, float64 out) and holds no state. Attention is computed by
-:func:`hipposim.retrieval.softmax_retrieval`, the same function that performs
+:func:`hipposim.functional.retrieval.softmax_retrieval`, the same function that performs
 the modern Hopfield update (Ramsauer et al. 2020, eq. 3), so
 
     X softmax(beta X^T xi) == Attention(Q = xi^T, K = V = X^T),  beta = 1/sqrt(d_k)
@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import erf
 
+from .entropy import entropy
 from .retrieval import softmax_retrieval
 
 Activation = Literal["gelu", "relu"]
@@ -47,7 +48,7 @@ def scaled_dot_product_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
     where :math:`M_{ij} = -\infty` where ``mask`` is False and 0 elsewhere.
     With ``Q = xi^T`` and ``K = V = X^T`` this is the modern Hopfield update
     ``xi_new = X softmax(beta X^T xi)`` (Ramsauer et al. 2020, eq. 3); both are
-    :func:`hipposim.retrieval.softmax_retrieval`.
+    :func:`hipposim.functional.retrieval.softmax_retrieval`.
 
     Parameters
     ----------
@@ -246,11 +247,5 @@ def feed_forward(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, 
 
 
 def attention_entropy(weights: np.ndarray, axis: int = -1) -> np.ndarray:
-    r"""Shannon entropy :math:`H = -\sum_j w_j \ln w_j` (nats) of attention rows.
-
-    0 when all weight sits on one memory; ``ln n_m`` when it is spread evenly.
-    """
-    w = np.asarray(weights)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(w > 0, w * np.log(np.where(w > 0, w, 1)), 0)
-    return -np.sum(terms, axis=axis)
+    """Entropy (nats) of attention rows; see :func:`hipposim.functional.entropy.entropy`."""
+    return entropy(weights, axis=axis)

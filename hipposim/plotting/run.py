@@ -10,22 +10,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .analysis import other_overlap, target_overlap
-
-PALETTE = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c", "#8c564b", "#555555"]
-
-
-def _mpl():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-                         "grid.alpha": 0.25, "font.size": 10, "axes.titleweight": "bold",
-                         "figure.dpi": 100})
-    return plt
-
+from ..analysis.recall import other_overlap, target_overlap
+from . import spiking
+from .style import PALETTE, mpl as _mpl
 
 def _step_label(ds) -> str:
     unit = str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update")))
@@ -165,9 +152,7 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
             seen.add(int(t))
             save(plot_image_recall(results, run.stimulus, cue=c), f"recall_{run.stimulus.names[int(t)]}")
     for label, ds in results.items():
-        if ds.attrs.get("family") == "spiking":
-            from . import plots_spiking
-
-            plots_spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(
+        if all(name in ds for name in spiking.REQUIRES):
+            spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(
                 fig, name.replace("ca3_", f"{_l}_", 1) if name.startswith("ca3_") else f"{_l}_{name}"))
     return written

@@ -5,48 +5,9 @@ import math
 
 import numpy as np
 
-from .plotting import PALETTE, _mpl
-
-ALPHA_C = 0.138  # Amit, Gutfreund & Sompolinsky 1985
-
-
-def _logistic(x, alpha, width):
-    return 1.0 / (1.0 + np.exp((x - alpha) / width))
-
-
-def fit_critical_load(load: np.ndarray, success: np.ndarray, seeds: np.ndarray, n_boot: int = 200,
-                      rng: np.random.Generator | None = None) -> dict:
-    """Critical load: the load where a falling logistic fitted to the success rate crosses 0.5.
-
-    The 95% interval comes from a bootstrap over seeds (whole seeds are resampled,
-    so the correlation between loads within a seed is kept).
-    """
-    from scipy.optimize import curve_fit
-
-    rng = rng or np.random.default_rng(0)
-    ok = np.isfinite(success)
-    load, success, seeds = load[ok], success[ok], seeds[ok]
-
-    def fit(x, y):
-        if y.max() - y.min() < 0.5:
-            return np.nan
-        try:
-            (alpha, _), _ = curve_fit(_logistic, x, y, p0=(np.median(x), 0.01 + 0.1 * np.ptp(x)), maxfev=5000)
-        except (RuntimeError, ValueError):
-            return np.nan
-        return alpha if x.min() <= alpha <= x.max() else np.nan
-
-    estimate = fit(load, success)
-    unique = np.unique(seeds)
-    boots = []
-    for _ in range(n_boot if len(unique) > 1 else 0):
-        pick = rng.choice(unique, size=len(unique), replace=True)
-        idx = np.concatenate([np.nonzero(seeds == s)[0] for s in pick])
-        boots.append(fit(load[idx], success[idx]))
-    boots = np.array([b for b in boots if np.isfinite(b)])
-    lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots.size >= 10 else (np.nan, np.nan))
-    return {"alpha_c": float(estimate), "ci_low": float(lo), "ci_high": float(hi)}
-
+from ..analysis.capacity import ALPHA_C, mceliece_load, sparse_capacity_load, sweep_fits
+from ..analysis.regimes import classify_regime
+from .style import PALETTE, mpl as _mpl
 
 def _by_load(ds, model: str, metric: str):
     load = ds["load"].values
@@ -60,21 +21,23 @@ def _by_load(ds, model: str, metric: str):
     return xs, np.array(mean), np.array(half)
 
 
-def plot_capacity(ds):
-    """Success rate and final overlap against load P/N, with confidence bands and theory."""
+def plot_capacity(ds, fits: dict | None = None):
+    """Success rate and final overlap against load P/N, with confidence bands and theory.
+
+    ``fits`` ({model: critical-load fit}, see :func:`hipposim.analysis.capacity.sweep_fits`)
+    is computed when not given.
+    """
     plt = _mpl()
     fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
     models = list(ds["model"].values)
-    fits = {}
+    fits = sweep_fits(ds) if fits is None else fits
     for k, model in enumerate(models):
         colour = PALETTE[k % len(PALETTE)]
         for ax, metric in ((ax_s, "success_rate"), (ax_m, "final_overlap")):
             xs, mean, half = _by_load(ds, model, metric)
             ax.plot(xs, mean, "o-", color=colour, lw=2, ms=4, label=model)
             ax.fill_between(xs, mean - half, mean + half, color=colour, alpha=0.2, lw=0)
-        fit = fit_critical_load(ds["load"].values, ds["success_rate"].sel(model=model).values,
-                                ds["seed"].values)
-        fits[model] = fit
+        fit = fits[str(model)]
         if np.isfinite(fit["alpha_c"]):
             ax_s.axvline(fit["alpha_c"], color=colour, lw=1, ls="--",
                          label=f"{model}: fitted critical load {fit['alpha_c']:.3f}")
@@ -83,14 +46,14 @@ def plot_capacity(ds):
         ax.annotate(r"$\alpha_c = 0.138$", (ALPHA_C, 0.02), fontsize=9, ha="left", va="bottom",
                     xytext=(3, 0), textcoords="offset points")
         for n in np.unique(ds["n_units"].values):
-            mceliece = 1.0 / (2.0 * math.log(n))
+            mceliece = mceliece_load(n)
             if mceliece <= ds["load"].values.max():
                 ax.axvline(mceliece, color="0.5", lw=1, ls="-.")
                 ax.annotate(f"N/(2 ln N), N={n}", (mceliece, 0.3), fontsize=8, color="0.4", rotation=90,
                             ha="right")
         for a in np.unique(ds["coding_level"].values):
             if a < 0.5:
-                sparse = 1.0 / (2.0 * a * abs(math.log(a)))  # Tsodyks & Feigel'man 1988 scaling
+                sparse = sparse_capacity_load(a)
                 if sparse <= ds["load"].values.max() * 1.05:
                     ax.axvline(sparse, color="#7b4b94", lw=1, ls=(0, (4, 2)))
                 ax.annotate(f"sparse theory 1/(2a|ln a|) = {sparse:.2f} at a = {a:g}", (0.98, 0.97),
@@ -104,7 +67,7 @@ def plot_capacity(ds):
                 frameon=False, loc="upper right", fontsize=8)
     fig.suptitle("Capacity: recall against load (bands: 95% CI over seeds)", y=1.02)
     fig.tight_layout()
-    return fig, fits
+    return fig
 
 
 def _models_for(ds, x_name: str) -> list[str]:
@@ -163,28 +126,6 @@ def plot_generic(ds):
                       va="bottom")
     fig.tight_layout()
     return fig
-
-
-def classify_regime(entropy: np.ndarray, n_patterns: np.ndarray, from_overlaps: bool = False) -> np.ndarray:
-    """Regime of each point from its retrieval entropy H (nats): 0 single item, 1 metastable, 2 average of all.
-
-    Attention: single item when H < 0.3 ln 2 (at least ~95% of the weight on one
-    item), average when H > 0.8 ln P. Overlap entropy never reaches 0, because
-    a recalled sparse code still correlates a little with every other code, so
-    it is judged relative to ln P: single item below 0.45 ln P, average above
-    0.85 ln P.
-    """
-    h = np.asarray(entropy, dtype=float)
-    ln_p = np.log(np.maximum(n_patterns, 2))
-    out = np.ones(h.shape)
-    if from_overlaps:
-        out[h < 0.45 * ln_p] = 0
-        out[h > 0.85 * ln_p] = 2
-    else:
-        out[h < 0.3 * np.log(2)] = 0
-        out[h > 0.8 * ln_p] = 2
-    out[~np.isfinite(h)] = np.nan
-    return out
 
 
 def _regime_grid(ds, model, x_name):
@@ -246,16 +187,12 @@ def plot_phase(ds):
     return fig
 
 
-def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",)) -> list[str]:
-    """Draw a sweep's figures into ``folder``; writes fitted values to ``fits.json`` for capacity sweeps."""
+def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",), fits: dict | None = None) -> list[str]:
+    """Draw a sweep's figures into ``folder``; returns the written paths (relative to it)."""
     plt = _mpl()
     written = []
     if ds.attrs.get("sweep_kind") == "capacity":
-        fig, fits = plot_capacity(ds)
-        from .analysis import _clean
-
-        folder.write_json("fits.json", _clean(fits))
-        name = "capacity"
+        fig, name = plot_capacity(ds, fits), "capacity"
     elif ds.attrs.get("sweep_kind") == "phase":
         fig, name = plot_phase(ds), "phase"
     else:

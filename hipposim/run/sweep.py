@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import itertools
 import json
 import time
@@ -23,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import HipposimError, OutputError, Problem, ScenarioError
-from .results import MANIFEST, RunFolder, package_versions, prepare_output, utc_now
+from .. import __version__
+from ..errors import HipposimError, OutputError, Problem, ScenarioError
+from ..scenario import validate_data
+from .execute import run_model
+from .folder import MANIFEST, RunFolder, package_versions, prepare_output, utc_now
 
 TASKS = "tasks"
 
@@ -47,14 +50,19 @@ def task_key(scenario_json: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def sweep_points(scenario, data: dict, lines: dict[str, int] | None = None,
-                 source: str | None = None) -> list[SweepPoint]:
-    """Expand the sweep of ``scenario`` (raw ``data`` as read from YAML) into validated points."""
-    from .scenario import set_path, validate_data
+def sweep_points(scenario) -> list[SweepPoint]:
+    """Expand the sweep of a validated ``scenario`` into validated points, in memory.
 
+    Each point is the scenario as written (``scenario.document``) with the swept
+    fields replaced and its seed set, validated like any scenario. Errors name
+    the sweep entry and its line in the scenario's file.
+    """
     spec = scenario.sweep
-    lines = lines or {}
-    base = copy.deepcopy(data)
+    if spec is None:
+        raise ValueError("the scenario has no sweep section")
+    lines = scenario.lines
+    source = scenario.source
+    base = scenario.document
     base.pop("sweep", None)
     grid_keys = list(spec.grid)
     zip_keys = list(spec.zip)
@@ -111,9 +119,8 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
     recorded, and the sweep goes on. On Dask the record travels back to the
     client, which stores it, so workers need no shared file system.
     """
-    from .analysis import recall_metrics
-    from .runner import run_model
-    from .scenario import build_stimulus, validate_data
+    from ..analysis import model_metrics
+    from ..stimuli import build_stimulus
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"key": key, "seed": point_scenario["seed"]}
@@ -129,7 +136,7 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
         for index, spec in enumerate(scenario.models):
             try:
                 ds = run_model(scenario, index, stimulus)
-                m = recall_metrics(ds, scenario.analysis.success_overlap)
+                m = model_metrics(ds, scenario.analysis, stimulus)
                 m.pop("per_cue", None)
                 if m.get("final_overlap") is None:
                     raise FloatingPointError(f"model '{spec.name}' produced NaN for final_overlap")
@@ -191,12 +198,8 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
     from tqdm.auto import tqdm
 
     if points is None:
-        if source is None:
-            raise ValueError("run_sweep needs the scenario file (source) or the expanded points")
-        from .yamlio import load_yaml_file
-
-        data, lines = load_yaml_file(source)
-        points = sweep_points(scenario, data, lines, source)
+        points = sweep_points(scenario)
+    source = source or scenario.source
     client = None
     if executor == "dask" or scheduler:
         client = connect_client(scheduler, workers)  # fails before anything is written
@@ -220,7 +223,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         folder.write_json("points.json", [{"key": p.key, "seed": p.seed, "values": p.values} for p in points])
         if resume:
             # temporary files of writes that a killed sweep never finished; their tasks run again
-            from .results import PARTIAL_SUFFIX
+            from .folder import PARTIAL_SUFFIX
 
             for leftover in (folder.root / TASKS).glob(f".*{PARTIAL_SUFFIX}"):
                 leftover.unlink(missing_ok=True)
@@ -254,9 +257,16 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
     folder.write_dataset("sweep.nc", ds)
     failed = int((ds["status"].values == "failed").sum())
     manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(), failed_tasks=failed)
-    from .plotting_sweep import plot_sweep
+    fits = None
+    if scenario.sweep.kind == "capacity":
+        from ..analysis import clean_json
+        from ..analysis.capacity import sweep_fits
 
-    manifest["figures"] = plot_sweep(ds, folder, scenario.output.figures, scenario.output.formats)
+        fits = sweep_fits(ds)
+        folder.write_json("fits.json", clean_json(fits))
+    from ..plotting.sweep import plot_sweep
+
+    manifest["figures"] = plot_sweep(ds, folder, scenario.output.figures, scenario.output.formats, fits=fits)
     folder.write_json(MANIFEST, manifest)
     return ds
 
@@ -300,3 +310,35 @@ def aggregate(root: Path, points: list[SweepPoint]):
 def _pattern_size(s: dict) -> int:
     pat = s["patterns"]
     return int(pat.get("size") or 256)
+
+
+def set_path(data: dict, path: str, value: Any) -> None:
+    """Set ``value`` at a dotted path such as ``models[0].params.beta`` (in place).
+
+    Raises ``KeyError`` naming the part of the path that does not exist.
+    The last key may be absent only if its parent is a mapping (a field left at
+    its default), which validation then checks.
+    """
+    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    if not tokens or "".join(t if t.startswith("[") else "." + t for t in tokens).lstrip(".") != path:
+        raise KeyError(f"'{path}' is not a field path; expected e.g. 'patterns.count' or 'models[0].params.beta'")
+    node: Any = data
+    for i, tok in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if tok.startswith("["):
+            idx = int(tok[1:-1])
+            if not isinstance(node, list) or idx >= len(node):
+                raise KeyError(f"'{path}': there is no item {idx} here")
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        else:
+            if not isinstance(node, dict):
+                raise KeyError(f"'{path}': '{tok}' is not inside a mapping")
+            if last:
+                node[tok] = value
+            else:
+                if tok not in node:
+                    node[tok] = {}
+                node = node[tok]

@@ -1,0 +1,35 @@
+"""Analysis: labeled results in, numbers out. Never a simulation, never a figure.
+
+:func:`model_metrics` is the one entry point the runner, sweeps and the
+comparison use. It applies every metric group of :data:`METRIC_GROUPS` whose
+required variables the dataset has, so a metric is added in one place: write
+the function, add its row.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .recall import clean_json, recall_metrics, success_level, target_overlap  # noqa: F401
+from .spiking import REQUIRES as _SPIKING, spiking_metrics
+
+#: (variables the dataset must have, metrics(ds, level, stimulus) -> dict)
+METRIC_GROUPS: list[tuple[tuple[str, ...], Callable[..., dict[str, Any]]]] = [
+    (_SPIKING, spiking_metrics),
+]
+
+
+def model_metrics(ds, analysis=None, stimulus=None) -> dict[str, Any]:
+    """All metrics of one model's result, JSON-safe.
+
+    ``analysis`` is the scenario's :class:`~hipposim.scenario.AnalysisSpec`
+    (its success levels); ``stimulus`` the shared stimulus, for metrics that
+    compare with the stored items.
+    """
+    success = getattr(analysis, "success_overlap", 0.9)
+    code_success = getattr(analysis, "code_success_overlap", 0.8)
+    level = success_level(ds, success, code_success)
+    out = recall_metrics(ds, level)
+    for needs, group in METRIC_GROUPS:
+        if all(name in ds for name in needs):
+            out.update(group(ds, level, stimulus))
+    return clean_json(out)

@@ -1,0 +1,1 @@
+"""Circuit builders as plain-array specifications (codes, projections, graphs, protocol timelines)."""

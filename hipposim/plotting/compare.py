@@ -1,0 +1,152 @@
+"""Comparison figures: every model's retrieval on shared axes, fixed against input-dependent weights, graphs."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..analysis.recall import target_overlap
+from .run import plot_image_recall
+from .style import PALETTE, mpl as _mpl
+
+
+def plot_trajectories(results: dict[str, Any]):
+    """Target overlap of every model on one shared 'processing step' axis."""
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for k, (label, ds) in enumerate(results.items()):
+        traj = target_overlap(ds).mean(axis=0)
+        unit = str(ds["step"].attrs.get("units", "update"))
+        x = np.arange(len(traj))
+        what = {"ms": f"{np.diff(ds['step'].values[:2])[0]:.0f}-ms bins" if len(traj) > 1 else "ms",
+                "update": "updates", "layer": "layers"}.get(unit, unit)
+        ax.plot(x, traj, ["-", "--", "-.", ":"][k % 4], marker="osD^v<>"[k % 7] if len(x) < 30 else None,
+                color=PALETTE[k % len(PALETTE)], lw=2, ms=5, alpha=0.85, label=f"{label} ({what})")
+    ax.axhline(0.9, color="0.5", ls=":", lw=1)
+    ax.set_xlabel("processing step (time bin, update or layer; each model in its own unit)")
+    ax.set_ylabel("overlap with target (mean over cues)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(frameon=False, loc="lower right", fontsize=9)
+    ax.set_title("Retrieval over processing steps")
+    return fig
+
+
+def _attention_source(results: dict[str, Any]):
+    """The result whose attention is shown: the Transformer's if there is one, else any that attends."""
+    attending = [(label, ds) for label, ds in results.items() if "attention" in ds]
+    attending.sort(key=lambda item: "head" not in item[1].dims)  # a Transformer's heads first
+    return attending[0] if attending else (None, None)
+
+
+def _first_read(ds, cue: int) -> np.ndarray:
+    """(read, pattern) attention weights of one cue, first head; reads are layers or updates."""
+    a = ds["attention"].values[cue, 1:]
+    return a[:, 0] if a.ndim == 3 else a
+
+
+def plot_fixed_vs_dynamic(results: dict[str, Any], n_cues: int = 3):
+    """CA3's learned recurrent weights and the feed-forward weights beside attention for three cues."""
+    plt = _mpl()
+    fixed = []
+    for label, ds in results.items():
+        if "weights_after" in ds:
+            fixed.append((f"{label}: CA3 recurrent weights\n(learned; fixed at recall)", ds["weights_after"].values,
+                          "CA3 cell (sorted by item)"))
+        if "head" in ds.dims and "ff_weights" in ds:
+            w = ds["ff_weights"].values
+            fixed.append((f"{label}: feed-forward W_1\n(fixed)", w[: min(64, w.shape[0]), : min(64, w.shape[1])],
+                          "unit"))
+    label, source = _attention_source(results)
+    dynamic = []
+    if source is not None:
+        names = list(source["pattern"].values)
+        unit = source["step"].attrs.get("units", "update")
+        for c in range(min(n_cues, source.sizes["cue"])):
+            target = names[int(source["target"].values[c])]
+            dynamic.append((f"{label}: attention, cue {c}\n(target '{target}')", _first_read(source, c), names, unit))
+    ncols = max(1, len(fixed) + len(dynamic))
+    fig, axes = plt.subplots(1, ncols, figsize=(3.4 * ncols, 3.8), squeeze=False)
+    axes = axes[0]
+    for ax, (title, w, axis_label) in zip(axes, fixed):
+        im = ax.imshow(w, cmap="viridis", aspect="auto", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        ax.set_xlabel(axis_label, fontsize=8)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    for ax, (title, a, names, unit) in zip(axes[len(fixed):], dynamic):
+        im = ax.imshow(a, cmap="magma", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+        ax.set_yticks(range(a.shape[0]), [f"{unit} {j + 1}" for j in range(a.shape[0])], fontsize=7)
+        ax.set_xlabel("stored item (memory)", fontsize=8)
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle("Fixed weights (left) against attention weights recomputed for each cue (right)", y=1.03)
+    fig.tight_layout()
+    return fig
+
+
+def plot_graphs(results: dict[str, Any], per_item: int = 8):
+    """networkx drawings: CA3's synaptic graph beside the attention graphs of two cues.
+
+    CA3: ``per_item`` sampled cells of each item's code, coloured by item, with
+    the strongest learned synapses (top fifth) as edges; the learned assemblies
+    show up as dense same-colour clusters. Attention: the cue linked to every
+    stored item, edge width proportional to its weight.
+    """
+    import networkx as nx
+
+    plt = _mpl()
+    panels = []
+    for label, ds in results.items():
+        if "weights_after" in ds and "ca3_sample_item" in ds.coords:
+            items = ds["ca3_sample_item"].values
+            keep = np.concatenate([np.nonzero(items == it)[0][:per_item] for it in np.unique(items) if it >= 0])
+            w = np.nan_to_num(ds["weights_after"].values[np.ix_(keep, keep)])
+            g = nx.Graph()
+            for n, k in enumerate(keep):
+                g.add_node(n, item=int(items[k]))
+            thr = np.percentile(w[w > 0], 80) if np.any(w > 0) else np.inf
+            for i, j in zip(*np.nonzero(w >= thr)):
+                if i < j:
+                    g.add_edge(int(i), int(j), weight=float(w[i, j]))
+            panels.append(("ca3", f"{label}: strongest learned CA3 synapses\n(colour = item of the cell; fixed)", g,
+                           list(ds["pattern"].values)))
+            break
+    label, source = _attention_source(results)
+    if source is not None:
+        names = list(source["pattern"].values)
+        for c in range(min(2, source.sizes["cue"])):
+            a = _first_read(source, c)[0]
+            g = nx.Graph()
+            g.add_node("cue")
+            for n, wgt in zip(names, a):
+                g.add_edge("cue", str(n), weight=float(wgt))
+            target = names[int(source["target"].values[c])]
+            panels.append(("att", f"{label}: attention of cue {c}\n(target '{target}'; recomputed per cue)", g, names))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.2), squeeze=False)
+    for ax, (kind, title, g, names) in zip(axes[0], panels):
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+        if kind == "ca3":
+            pos = nx.circular_layout(g)
+            colours = [PALETTE[g.nodes[n]["item"] % len(PALETTE)] for n in g.nodes]
+            nx.draw_networkx_edges(g, pos, ax=ax, width=0.7, alpha=0.45)
+            nx.draw_networkx_nodes(g, pos, ax=ax, node_size=40, node_color=colours)
+            from matplotlib.lines import Line2D
+
+            items = sorted({g.nodes[n]["item"] for n in g.nodes})
+            ax.legend(handles=[Line2D([], [], marker="o", ls="", color=PALETTE[i % len(PALETTE)],
+                                      label=names[i] if i < len(names) else str(i)) for i in items],
+                      loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=len(items), frameon=False, fontsize=7)
+        else:
+            pos = nx.shell_layout(g, [["cue"], [n for n in g.nodes if n != "cue"]])
+            widths = [0.5 + 10 * g[u][v]["weight"] for u, v in g.edges]
+            nx.draw_networkx_edges(g, pos, ax=ax, width=widths, alpha=0.6, edge_color="0.3")
+            nx.draw_networkx_nodes(g, pos, ax=ax, node_size=700, node_color=["#edae49"] +
+                                   [PALETTE[1]] * (g.number_of_nodes() - 1))
+            nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,306 @@
+"""The scenario schema: typed, versioned, frozen.
+
+A scenario names the stored patterns, the cues, the models to run and,
+optionally, a sweep. It is data: it is read with a safe loader (see
+:mod:`hipposim.scenario.yamlio`), validated by pydantic, and frozen. Models
+never read YAML; they receive their validated ``Params`` and the shared
+:class:`~hipposim.stimuli.Stimulus`. This package knows nothing of sweeps'
+execution or of how stimuli are built.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from .. import stimuli
+from ..stimuli import pattern_index, pattern_names
+from ..strict import Strict
+
+SCHEMA_VERSION = 1
+
+
+# --------------------------------------------------------------------------- patterns
+
+class RandomPatterns(Strict):
+    """i.i.d. +-1 patterns."""
+
+    kind: Literal["random"]
+    count: int = Field(gt=0, description="number of stored patterns P")
+    size: int = Field(gt=0, description="number of units N")
+
+
+class SparsePatterns(Strict):
+    """0/1 patterns with a fixed number of active units (coding level a)."""
+
+    kind: Literal["sparse"]
+    count: int = Field(gt=0, description="number of stored patterns P")
+    size: int = Field(gt=0, description="number of units N")
+    coding_level: float = Field(gt=0, lt=1, description="fraction a of active units")
+
+    @model_validator(mode="after")
+    def _some_active(self) -> "SparsePatterns":
+        if round(self.coding_level * self.size) < 1:
+            raise ValueError(f"coding_level {self.coding_level} leaves no active unit among "
+                             f"{self.size}; expected coding_level >= {1 / self.size:.3g}")
+        return self
+
+
+class CorrelatedPatterns(Strict):
+    """+-1 children of a few random parents; similarity = P(unit copied from the parent)."""
+
+    kind: Literal["correlated"]
+    count: int = Field(gt=0, description="number of stored patterns P")
+    size: int = Field(gt=0, description="number of units N")
+    parents: int = Field(2, gt=0, description="number of parent patterns (clusters)")
+    similarity: float = Field(0.8, ge=0, le=1, description="expected child-parent overlap")
+
+    @model_validator(mode="after")
+    def _enough(self) -> "CorrelatedPatterns":
+        if self.parents > self.count:
+            raise ValueError(f"parents ({self.parents}) cannot exceed count ({self.count})")
+        return self
+
+
+class ImagePatterns(Strict):
+    """Built-in binary images (16x16, '#' = +1)."""
+
+    kind: Literal["images"]
+    names: list[str] = Field(min_length=1, description="built-in image names, see `hipposim images`")
+    count: int | None = Field(None, gt=0, description="use only the first `count` names")
+
+    @field_validator("names")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        available = stimuli.available_images()
+        for n in names:
+            if n not in available:
+                guess = difflib.get_close_matches(n, available, n=1)
+                hint = f"did you mean '{guess[0]}'? " if guess else ""
+                raise ValueError(f"no built-in image '{n}'; {hint}available: {', '.join(available)}")
+        if len(set(names)) != len(names):
+            raise ValueError("image names must be distinct")
+        return names
+
+    @model_validator(mode="after")
+    def _enough(self) -> "ImagePatterns":
+        if self.count is not None and self.count > len(self.names):
+            raise ValueError(f"count {self.count} asks for more patterns than the {len(self.names)} "
+                             f"images listed in 'names' can supply")
+        return self
+
+    @property
+    def size(self) -> int:
+        return 256
+
+
+PatternSpec = Annotated[Union[RandomPatterns, SparsePatterns, CorrelatedPatterns, ImagePatterns],
+                        Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- cues
+
+class CueSpec(Strict):
+    """How recall cues are made from the stored patterns."""
+
+    kind: Literal["masked", "noisy", "mixture"] = Field(
+        "masked", description="masked: hide units; noisy: flip units; mixture: blend two patterns")
+    targets: Literal["all"] | list[Union[int, str]] = Field(
+        "all", description="patterns to cue: 'all', or a list of names or indices")
+    fraction: float = Field(0.5, ge=0, le=1, description="masked/noisy: fraction of units hidden or flipped")
+    region: Literal[stimuli.REGIONS] | None = Field(  # type: ignore[valid-type]
+        None, description="masked, images only: hide a region instead of random units")
+    other: Union[int, str, None] = Field(None, description="mixture: the second pattern")
+    weight: float = Field(0.7, ge=0, le=1, description="mixture: weight of the target")
+    repeats: int = Field(1, gt=0, description="cues per target (different random masks/noise)")
+
+
+# --------------------------------------------------------------------------- models
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class ModelSpec(Strict):
+    """One model of the scenario: a registry id, an optional label, and its parameters."""
+
+    id: str = Field(description="registry id, e.g. 'hopfield-modern-v1' (see `hipposim models`)")
+    label: str | None = Field(None, description="name used in plots and file names (default: the id)")
+    params: dict[str, Any] = Field(default_factory=dict, description="model parameters")
+
+    @field_validator("id")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from ..registry import registry
+
+        return registry.resolve_id(value)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not _LABEL.match(value):
+            raise ValueError("expected a short name of letters, digits, '_', '-' or '.', "
+                             "starting with a letter or digit")
+        return value
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
+
+
+class AnalysisSpec(Strict):
+    """How results are judged."""
+
+    success_overlap: float = Field(0.9, gt=0, le=1, description="a recall succeeds when the final item-space "
+                                                                 "overlap m = xi.s/N with the target reaches this")
+    code_success_overlap: float = Field(0.8, gt=0, le=1, description="success level of code-correlation overlaps "
+                                                                      "(spiking CA3: Pearson r of 10-ms binned "
+                                                                      "rates with the item's code)")
+
+
+class OutputSpec(Strict):
+    """What is written into the run folder (paths are relative to it)."""
+
+    figures: str = Field("figures", description="sub-folder for figures")
+    traces: str = Field("traces", description="sub-folder for per-model NetCDF traces")
+    formats: list[Literal["png", "svg"]] = Field(["png"], min_length=1, description="figure formats")
+
+    @field_validator("figures", "traces")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        p = PurePosixPath(value.replace("\\", "/"))
+        if p.is_absolute() or ".." in p.parts or value.strip() in ("", ".") or ":" in value:
+            raise ValueError(f"'{value}' escapes the output folder; expected a relative sub-folder "
+                             "name such as 'figures'")
+        return value
+
+
+class KnobSpec(Strict):
+    """Knobs shared across model families, each set in this one place.
+
+    A knob is applied to every model that declares it (``Model.knobs``); setting
+    the same parameter again under a model's ``params`` is an error. The number
+    of stored items is ``patterns.count`` (or the image list).
+    """
+
+    beta: float | None = Field(None, gt=0, description="inverse temperature of attention and modern "
+                                                         "Hopfield reads")
+    inhibition: float | None = Field(None, ge=0, description="CA3 feedback inhibition, as a factor of the "
+                                                              "model's default strength")
+    gain: float | None = Field(None, gt=0, description="CA3 recurrent excitatory gain, as a factor of the "
+                                                        "model's default strength")
+
+
+class SeedRange(Strict):
+    start: int = Field(0, ge=0)
+    count: int = Field(gt=0)
+
+
+class SweepSpec(Strict):
+    """A sweep: each point is the scenario with some fields replaced.
+
+    ``grid`` takes the cartesian product of its lists, ``zip`` steps its
+    (equal-length) lists together, and ``seeds`` repeats every point per seed.
+    Fields are addressed by dotted paths, e.g. ``patterns.count`` or
+    ``models[0].params.beta``.
+    """
+
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    zip: dict[str, list[Any]] = Field(default_factory=dict)
+    seeds: SeedRange | list[int] = Field(default_factory=lambda: [0])
+    kind: Literal["generic", "capacity", "phase"] = Field(
+        "generic", description="capacity: recall against load P/N with theory; phase: beta x load regime map")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SweepSpec":
+        lengths = {len(v) for v in self.zip.values()}
+        if len(lengths) > 1:
+            raise ValueError("all lists under 'zip' must have the same length")
+        for key, values in {**self.grid, **self.zip}.items():
+            if not values:
+                raise ValueError(f"sweep values for '{key}' are empty")
+        if set(self.grid) & set(self.zip):
+            raise ValueError("a field cannot be both in 'grid' and in 'zip'")
+        return self
+
+    def seed_list(self) -> list[int]:
+        if isinstance(self.seeds, SeedRange):
+            return list(range(self.seeds.start, self.seeds.start + self.seeds.count))
+        return list(self.seeds)
+
+
+class Scenario(Strict):
+    """A hipposim scenario (schema version 1)."""
+
+    version: Literal[1] = Field(1, description="schema version")
+    name: str = Field(description="short name of the scenario")
+    description: str = Field("", description="free text")
+    seed: int = Field(0, ge=0, description="the one seed that drives patterns, cues and models")
+    patterns: PatternSpec
+    cues: CueSpec = Field(default_factory=CueSpec)
+    models: list[ModelSpec] = Field(min_length=1)
+    knobs: KnobSpec = Field(default_factory=KnobSpec)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    sweep: SweepSpec | None = None
+
+    # set by hipposim.scenario.loading: the document as written, its line map and file
+    _document: dict | None = PrivateAttr(None)
+    _lines: dict = PrivateAttr(default_factory=dict)
+    _source: str | None = PrivateAttr(None)
+
+    @property
+    def document(self) -> dict:
+        """The scenario as written (a deep copy), or its normalised dump when it was built in code."""
+        import copy
+
+        if self._document is not None:
+            return copy.deepcopy(self._document)
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def lines(self) -> dict:
+        """Field path -> line number in the source file (empty when built in code)."""
+        return dict(self._lines)
+
+    @property
+    def source(self) -> str | None:
+        """The file the scenario was read from, if any."""
+        return self._source
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _LABEL.match(value):
+            raise ValueError("expected a short name of letters, digits, '_', '-' or '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Scenario":
+        labels = [m.name for m in self.models]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"model labels must be unique; give each of {dupes} its own 'label'")
+        names = pattern_names(self.patterns)
+        cue = self.cues
+        if cue.targets != "all":
+            for t in cue.targets:
+                pattern_index(t, names)
+        if cue.kind == "mixture":
+            if cue.other is None:
+                raise ValueError("cues.kind 'mixture' needs cues.other, the second pattern")
+            pattern_index(cue.other, names)
+        if cue.region is not None and not isinstance(self.patterns, ImagePatterns):
+            raise ValueError("cues.region applies to image patterns only; use cues.fraction")
+        return self
+
+    def with_seed(self, seed: int) -> "Scenario":
+        """The same scenario with another seed (the document as written follows)."""
+        new = self.model_copy(update={"seed": seed})
+        if self._document is not None:
+            new._document = {**self._document, "seed": seed}
+        return new
+
+
