@@ -9,7 +9,7 @@ The light public API (importing it never imports brian2)::
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .errors import HipposimError, ScenarioError
 from .registry import registry

@@ -20,12 +20,29 @@ Every result dataset has these dimensions and variables (models may add more):
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from .stimuli import Stimulus
 from .strict import Strict
+
+
+# Parameters that several models (and the scenario's knobs) share are declared
+# once here, with their bounds and meaning, and used by name everywhere else.
+
+#: inverse temperature of a softmax read (attention, modern Hopfield); Ramsauer et al. 2020, eq. 3
+Beta = Annotated[float, Field(gt=0, allow_inf_nan=False,
+                              description="inverse temperature beta of the softmax read")]
+#: factor on a spiking network's feedback inhibition (1 = the model's default strength)
+InhibitionFactor = Annotated[float, Field(ge=0, allow_inf_nan=False,
+                                          description="feedback inhibition, as a factor of the model's "
+                                                      "default strength (scenario knob 'inhibition')")]
+#: factor on a spiking network's recurrent excitation (1 = the model's default strength)
+GainFactor = Annotated[float, Field(gt=0, allow_inf_nan=False,
+                                    description="recurrent excitatory gain, as a factor of the model's default "
+                                                "strength (scenario knob 'gain')")]
 
 
 class Params(Strict):

@@ -103,10 +103,12 @@ def describe_params(cls: type[Model]) -> list[dict]:
                 if isinstance(meta, getattr(at, attr.capitalize())):
                     bounds.append(f"{sym} {getattr(meta, attr)}")
         schema_hint = ""
-        for meta in field.metadata:
+        for meta in list(field.metadata) + [a for a in getattr(field.annotation, "__metadata__", ())]:
             js = getattr(meta, "json_schema", None)
             if isinstance(js, dict) and "description" in js:
                 schema_hint = js["description"].split(",")[0]
+                if js.get("bounds"):
+                    bounds.append(js["bounds"])
         rows.append({"name": name, "default": default, "bounds": ", ".join(bounds), "unit": schema_hint,
                      "description": field.description or ""})
     return rows

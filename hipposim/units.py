@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-__all__ = ["Quantity", "parse_quantity", "Time", "Rate", "Voltage", "Current",
+__all__ = ["Quantity", "parse_quantity", "quantity_type", "Time", "Rate", "Voltage", "Strength", "Current",
            "Conductance", "Capacitance", "Resistance", "Dimensionless"]
 
 # dimension name -> (pint dimensionality string, an example used in messages)
@@ -116,22 +116,55 @@ def _name_dimension(q) -> str:
     return f"of dimension {q.dimensionality}"
 
 
-def _quantity_type(dimension: str):
+_BOUND_OPS = {"gt": (">", lambda a, b: a > b), "ge": (">=", lambda a, b: a >= b),
+              "lt": ("<", lambda a, b: a < b), "le": ("<=", lambda a, b: a <= b)}
+
+
+def check_bounds(q: Quantity, bounds: dict[str, float], dimension: str) -> Quantity:
+    """Refuse ``q`` outside ``bounds`` ({"gt": si, ...}); the message names the bound."""
+    for op, limit in bounds.items():
+        sym, ok = _BOUND_OPS[op]
+        if not ok(q.si, limit):
+            raise ValueError(f"got {q.text!r}; expected a {dimension} {sym} {format_si(limit, dimension)}")
+    return q
+
+
+def format_si(value: float, dimension: str) -> str:
+    """An SI value written with its unit ("0 s", "-0.065 V")."""
+    return f"{value:g} {_SI_UNIT[dimension]}"
+
+
+def quantity_type(dimension: str, **bounds: float):
+    """A pydantic type for a quantity of ``dimension`` with optional bounds in SI units.
+
+    ``quantity_type("time", gt=0)`` accepts "20 ms" and refuses "-20 ms" with
+    "expected a time > 0 s". Bounds appear in the JSON Schema and in
+    ``hipposim models``.
+    """
     example = DIMENSIONS[dimension][1]
+    text = ", ".join(f"{_BOUND_OPS[op][0]} {format_si(v, dimension)}" for op, v in bounds.items())
+    schema = {"type": "string", "description": f"a {dimension} with its unit, e.g. '{example}'",
+              "examples": [example]}
+    if text:
+        schema["bounds"] = text
     return Annotated[
         Quantity,
-        BeforeValidator(lambda v: parse_quantity(v, dimension)),
+        BeforeValidator(lambda v: check_bounds(parse_quantity(v, dimension), bounds, dimension)),
         PlainSerializer(lambda q: q.text, return_type=str),
-        WithJsonSchema({"type": "string", "description": f"a {dimension} with its unit, e.g. '{example}'",
-                        "examples": [example]}),
+        WithJsonSchema(schema),
     ]
 
 
-Time = _quantity_type("time")
-Rate = _quantity_type("frequency")
-Voltage = _quantity_type("voltage")
-Current = _quantity_type("current")
-Conductance = _quantity_type("conductance")
-Capacitance = _quantity_type("capacitance")
-Resistance = _quantity_type("resistance")
+#: durations and time constants: strictly positive
+Time = quantity_type("time", gt=0)
+#: firing rates: never negative
+Rate = quantity_type("frequency", ge=0)
+#: membrane potentials (rest, threshold, reset): any finite value
+Voltage = quantity_type("voltage")
+#: synaptic strengths (a depolarisation or hyperpolarisation magnitude): never negative
+Strength = quantity_type("voltage", ge=0)
+Current = quantity_type("current")
+Conductance = quantity_type("conductance", ge=0)
+Capacitance = quantity_type("capacitance", gt=0)
+Resistance = quantity_type("resistance", gt=0)
 Dimensionless = float

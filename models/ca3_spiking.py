@@ -69,7 +69,8 @@ from hipposim.functional.retrieval import overlaps
 from hipposim.functional.ridge import fit_ridge
 from hipposim.functional.spikes import binned_counts
 from hipposim.stimuli import Stimulus
-from hipposim.units import Rate, Time, Voltage
+from hipposim.contract import GainFactor, InhibitionFactor
+from hipposim.units import Rate, Strength, Time, Voltage
 
 Rule = Literal["stdp-symmetric", "stdp-asymmetric", "covariance"]
 Topology = Literal["random", "small_world", "distance"]
@@ -108,19 +109,18 @@ class CA3SpikingParams(Params):
     v_rest: Voltage = Field("-65 mV", description="resting (and reset) potential")
     v_th: Voltage = Field("-50 mV", description="firing threshold")
     # synaptic strengths (jump of the synaptic variable per spike)
-    w_ee: Voltage = Field("18 mV", description="recurrent CA3 synapse at weight 1")
+    w_ee: Strength = Field("18 mV", description="recurrent CA3 synapse at weight 1")
     w_init: float = Field(0.1, ge=0, description="initial recurrent/Schaffer weight (mean, in [0, w_max])")
     w_init_spread: float = Field(0.02, ge=0, description="half-width of the uniform initial weight spread")
-    w_mf: Voltage = Field("30 mV", description="mossy fibre synapse")
-    w_pp: Voltage = Field("20 mV", description="mean perforant path (EC -> CA3) synapse of a coding cell")
-    w_ec_ca1: Voltage = Field("14 mV", description="mean EC -> CA1 synapse of a coding cell")
-    w_sc: Voltage = Field("20 mV", description="Schaffer synapse at weight 1")
-    w_ei: Voltage = Field("4 mV", description="pyramidal -> interneuron synapse")
-    w_ie: Voltage = Field("1.5 mV", description="CA3 interneuron -> pyramidal synapse")
-    w_ie_ca1: Voltage = Field("8 mV", description="CA1 interneuron -> pyramidal synapse")
-    inhibition: float = Field(1.0, ge=0, description="feedback inhibition factor: multiplies w_ie "
-                                                      "(scenario knob 'inhibition')")
-    gain: float = Field(1.0, gt=0, description="recurrent excitatory gain: multiplies w_ee (scenario knob 'gain')")
+    w_mf: Strength = Field("30 mV", description="mossy fibre synapse")
+    w_pp: Strength = Field("20 mV", description="mean perforant path (EC -> CA3) synapse of a coding cell")
+    w_ec_ca1: Strength = Field("14 mV", description="mean EC -> CA1 synapse of a coding cell")
+    w_sc: Strength = Field("20 mV", description="Schaffer synapse at weight 1")
+    w_ei: Strength = Field("4 mV", description="pyramidal -> interneuron synapse")
+    w_ie: Strength = Field("1.5 mV", description="CA3 interneuron -> pyramidal synapse")
+    w_ie_ca1: Strength = Field("8 mV", description="CA1 interneuron -> pyramidal synapse")
+    inhibition: InhibitionFactor = 1.0
+    gain: GainFactor = 1.0
     # drives
     mf_rate: Rate = Field("200 Hz", description="mossy fibre rate onto code cells during encoding")
     ec_rate: Rate = Field("40 Hz", description="rate of an active EC channel")
@@ -154,6 +154,8 @@ class CA3SpikingParams(Params):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "CA3SpikingParams":
+        if self.v_th.si <= self.v_rest.si:
+            raise ValueError(f"v_th ({self.v_th}) must lie above v_rest ({self.v_rest}); expected v_th > v_rest")
         for field, n, a in (("coding_level", self.n_e, self.coding_level),
                             ("ca1_coding_level", self.n_ca1, self.ca1_coding_level)):
             if round(a * n) < 1:
@@ -195,8 +197,11 @@ class CA3Spiking(Model):
     tiny_params = {"n_e": 200, "n_i": 40, "n_ca1": 100, "n_ca1_i": 20, "t_encode": "80 ms", "t_recall": "60 ms",
                    "t_gap": "20 ms", "t_reset": "20 ms", "readout_settle": "30 ms", "weight_sample": 100}
     records = ("overlap_ca1", "overlap_ca1_ec_code", "rate_ca3_e", "rate_ca3_i", "rate_ca1_e", "rate_ca1_i", "rate_ec",
-               "population_rate", "spikes", "weights_before", "weights_after", "ca3_code", "ca1_code", "ca1_ec_code",
-               "phase_start", "phase_end", "graph_statistics", "reconstruction_raw")
+               "population_rate", "ca3_e_spike_time", "ca3_e_spike_index", "ca1_e_spike_time", "ca1_e_spike_index",
+               "weights_before", "weights_after", "ee_w_before", "ee_w_after", "schaffer_w_before",
+               "schaffer_w_after", "ca3_code", "ca1_code", "ca1_ec_code", "phase_start", "phase_end",
+               "degree_hist_in", "degree_hist_out", "reconstruction_raw", "readout_accuracy",
+               "readout_window_accuracy")
 
     @classmethod
     def check_scenario(cls, params: CA3SpikingParams, scenario) -> None:
@@ -224,6 +229,14 @@ class CA3Spiking(Model):
         sc_w0 = np.clip(p.w_init + p.w_init_spread * rng.uniform(-1, 1, len(sc[0])), 0, p.w_max)
         return {"rf3": rf3, "rf1": rf1, "code3": code3, "code1": code1, "item_ch": item_ch,
                 "ee": (ee_pre, ee_post, ee_w0), "sc": (sc[0], sc[1], sc_w0)}
+
+    @staticmethod
+    def lif_constants(p: CA3SpikingParams, kind: str):
+        """The backend's LIF constants of pyramidal cells (``kind`` "e") or interneurons ("i"), from ``p``."""
+        from hipposim.backends.brian2.lif import LIFConstants
+
+        return LIFConstants(tau_m=(p.tau_m if kind == "e" else p.tau_m_i).si, tau_e=p.tau_e.si, tau_i=p.tau_i.si,
+                            v_rest=p.v_rest.si, v_reset=p.v_rest.si, v_th=p.v_th.si, t_ref=p.t_ref.si)
 
     @staticmethod
     def _random_projection(n_pre: int, n_post: int, prob: float, weight: float, rng):
@@ -273,7 +286,6 @@ class CA3Spiking(Model):
 
     # ------------------------------------------------------------------ run
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
-        from hipposim.backends.brian2.lif import LIFConstants
         from hipposim.backends.brian2.network import NetworkSpec, Projection, build_and_run
 
         p = self.params
@@ -291,10 +303,7 @@ class CA3Spiking(Model):
             "ca1_i__ca1_e__fb": self._random_projection(p.n_ca1_i, p.n_ca1, p.p_ie, p.w_ie_ca1.si, rng),
         }
         tl, phases, duration, tl_dt = self._timeline(stimulus, s["code3"], s["item_ch"])
-        lif_e = LIFConstants(tau_m=p.tau_m.si, tau_e=p.tau_e.si, tau_i=p.tau_i.si, v_rest=p.v_rest.si,
-                             v_reset=p.v_rest.si, v_th=p.v_th.si, t_ref=p.t_ref.si)
-        lif_i = LIFConstants(tau_m=p.tau_m_i.si, tau_e=p.tau_e.si, tau_i=p.tau_i.si, v_rest=p.v_rest.si,
-                             v_reset=p.v_rest.si, v_th=p.v_th.si, t_ref=p.t_ref.si)
+        lif_e, lif_i = self.lif_constants(p, "e"), self.lif_constants(p, "i")
         ee_pre, ee_post, ee_w0 = s["ee"]
         sc_pre, sc_post, sc_w0 = s["sc"]
         spec = NetworkSpec(

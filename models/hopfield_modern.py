@@ -13,13 +13,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from hipposim.contract import Model, Params, standard_dataset
+from hipposim.contract import Beta, Model, Params, standard_dataset
 from hipposim.functional.retrieval import modern_hopfield_energy, overlaps, softmax_retrieval
 from hipposim.stimuli import Stimulus
 
 
 class ModernHopfieldParams(Params):
-    beta: float = Field(8.0, gt=0, description="inverse temperature beta of the softmax")
+    beta: Beta = 8.0
     max_steps: int = Field(5, gt=0, description="maximum number of updates")
     tolerance: float = Field(1e-8, ge=0, description="stop when max|xi_new - xi| falls below this")
     separation: Literal["softmax", "argmax"] = Field("softmax", description="separation function")

@@ -58,4 +58,7 @@ class SparseHopfield(Model):
         ov = overlaps(out, stimulus.patterns, stimulus.coding)
         ds = standard_dataset(stimulus, out, ov, energy, converged, step_unit=self.step_unit,
                               attrs={"coding_level": a})
+        ds["weights"] = (("unit_pre", "unit_post"), w)
+        ds["weights"].attrs["description"] = ("covariance weights (1/(N a (1-a))) sum_mu (xi - a)(xi - a)^T, "
+                                              "zero diagonal (fixed)")
         return ds

@@ -59,10 +59,10 @@ import numpy as np
 import scipy.linalg
 from pydantic import Field
 
-from hipposim.functional.attention import attention_entropy, feed_forward, layer_norm, multi_head_attention
+from hipposim.functional.attention import attention_beta, attention_entropy, feed_forward, layer_norm, multi_head_attention
 from hipposim.functional.coding import saturating_readout
 from hipposim.functional.ridge import ridge_regression
-from hipposim.contract import Model, Params, standard_dataset
+from hipposim.contract import Beta, Model, Params, standard_dataset
 from hipposim.functional.retrieval import overlaps
 from hipposim.stimuli import Stimulus
 
@@ -70,8 +70,7 @@ from hipposim.stimuli import Stimulus
 class TransformerBlockParams(Params):
     n_layers: int = Field(1, ge=1, le=64, description="number of stacked pre-norm blocks L")
     n_heads: int = Field(1, ge=1, description="attention heads; must divide the number of units")
-    beta: float | None = Field(None, gt=0, description="inverse temperature of every head; "
-                                                       "None means 1/sqrt(d_k)")
+    beta: Beta | None = Field(None, description="inverse temperature of every head; None means 1/sqrt(d_k)")
     projection: Literal["identity", "orthogonal", "fitted"] = Field(
         "identity", description="W_Q, W_K, W_V: identity; a random orthogonal matrix per layer "
                                 "(W_O its transpose); or fitted whitening of the stored keys "
@@ -206,8 +205,7 @@ class TransformerBlock(Model):
         ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
                               attrs={"model": "transformer-block-v1",
                                      "n_layers": p.n_layers, "n_heads": p.n_heads,
-                                     "beta": float(p.beta if p.beta is not None else
-                                                   1.0 / np.sqrt(n // p.n_heads)),
+                                     "beta": attention_beta(p.beta, n // p.n_heads),
                                      "projection": p.projection, "activation": p.activation,
                                      "use_layer_norm": int(p.use_layer_norm),
                                      "energy_note": "NaN: the residual stack has no Lyapunov energy"})

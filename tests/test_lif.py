@@ -5,10 +5,17 @@ import numpy as np
 import pytest
 
 
-def test_lif_rate_is_zero_below_rheobase():
-    from hipposim.backends.brian2.lif import LIFConstants, lif_rate
+def _constants():
+    """The CA3 model's pyramidal-cell constants: the LIF defaults are declared once, in its parameters."""
+    from hipposim.models.ca3_spiking import CA3Spiking, CA3SpikingParams
 
-    c = LIFConstants()
+    return CA3Spiking.lif_constants(CA3SpikingParams(), "e")
+
+
+def test_lif_rate_is_zero_below_rheobase():
+    from hipposim.backends.brian2.lif import lif_rate
+
+    c = _constants()
     rheobase = (c.v_th - c.v_reset) / c.r_m
     assert lif_rate(0.99 * rheobase, c) == 0.0
     assert lif_rate(1.2 * rheobase, c) > 0.0
@@ -17,11 +24,11 @@ def test_lif_rate_is_zero_below_rheobase():
 @pytest.mark.brian2
 def test_fi_curve_matches_analytic_rate():
     """nu = 1 / (t_ref + tau_m ln(R I / (R I - (v_th - v_reset)))) at rtol 0.05."""
-    from hipposim.backends.brian2.lif import LIFConstants, lif_rate, simulate_fi_curve
+    from hipposim.backends.brian2.lif import lif_rate, simulate_fi_curve
 
-    c = LIFConstants()
+    c = _constants()
     currents = np.linspace(0.18e-9, 0.6e-9, 6)  # 20-130 Hz
-    simulated = simulate_fi_curve(currents, duration=1.0, dt=0.1e-3, c=c)
+    simulated = simulate_fi_curve(currents, c, duration=1.0, dt=0.1e-3)
     np.testing.assert_allclose(simulated, lif_rate(currents, c), rtol=0.05)
 
 

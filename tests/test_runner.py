@@ -95,40 +95,6 @@ def test_plot_redraws_from_saved_results(tmp_path, capsys, monkeypatch):
     assert figure.exists() and (out / "figures" / "overlap.svg").exists()
 
 
-# --------------------------------------------------------------------------- contract suite
-
-def tiny_model_scenario(model_id: str) -> str:
-    cls = registry.get(model_id)
-    params = getattr(cls, "tiny_params", {})
-    return yaml.safe_dump({
-        "version": 1, "name": "contract", "seed": 3,
-        "patterns": {"kind": "images", "names": ["apple", "cup", "letter_t"]},
-        "cues": {"kind": "masked", "region": "left_half", "targets": ["apple", "cup"]},
-        "models": [{"id": model_id, "label": "m", "params": params}],
-    })
-
-
-@pytest.mark.parametrize("model_id", registry.ids())
-def test_model_contract(model_id, tmp_path):
-    """Every registered model: runs a tiny scenario, records the standard variables,
-    round-trips to disk and is deterministic."""
-    if model_id.startswith("ca3"):
-        pytest.importorskip("brian2")
-    scenario = loads_scenario(tiny_model_scenario(model_id))
-    cls = registry.get(model_id)
-    assert cls.description and cls.__doc__
-    run = run_scenario(scenario, tmp_path / "a", progress=False, figures=False)
-    ds = run.results["m"]
-    for name in ("state", "overlap", "energy", "converged_step"):
-        assert name in ds
-    assert ds.sizes["cue"] == 2 and ds.sizes["pattern"] == 3 and ds.sizes["unit"] == 256
-    assert np.all(np.isfinite(ds["overlap"].values))
-    loaded = load_run(tmp_path / "a").results["m"]
-    xr.testing.assert_allclose(loaded, ds)
-    again = run_scenario(scenario, tmp_path / "b", progress=False, figures=False)
-    np.testing.assert_array_equal(again.results["m"]["overlap"].values, ds["overlap"].values)
-
-
 # --------------------------------------------------------------------------- shipped scenarios
 
 def shrink(data: dict) -> dict:

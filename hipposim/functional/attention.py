@@ -27,7 +27,8 @@ def _float_dtype(*arrays: np.ndarray) -> np.dtype:
     return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
 
 
-def _check_beta(beta: float | None, d_k: int) -> float:
+def attention_beta(beta: float | None, d_k: int) -> float:
+    """The inverse temperature of an attention read: ``beta``, or 1/sqrt(d_k) when None (Vaswani et al. 2017)."""
     if beta is None:
         return float(1.0 / np.sqrt(d_k))  # a Python float keeps float32 inputs float32
     if not np.isfinite(beta) or beta <= 0:
@@ -83,7 +84,7 @@ def scaled_dot_product_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
         raise ValueError(f"query width d_k={q.shape[-1]} does not match key width {k.shape[-1]}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"{k.shape[-2]} keys but {v.shape[-2]} values; every memory needs both")
-    scale = _check_beta(beta, q.shape[-1])
+    scale = attention_beta(beta, q.shape[-1])
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if not np.all(np.any(mask, axis=-1)):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..registry import registry
 from ..scenario import Scenario
 from ..seeding import model_rng

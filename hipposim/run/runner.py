@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 
-from .. import __version__
+from .._version import __version__
 from ..analysis import model_metrics
 from ..errors import HipposimError, RunFailed
 from ..scenario import Scenario

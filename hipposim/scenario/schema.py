@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from .. import stimuli
 from ..stimuli import pattern_index, pattern_names
+from ..contract import Beta, GainFactor, InhibitionFactor
 from ..strict import Strict
 
 SCHEMA_VERSION = 1
@@ -185,12 +186,9 @@ class KnobSpec(Strict):
     of stored items is ``patterns.count`` (or the image list).
     """
 
-    beta: float | None = Field(None, gt=0, description="inverse temperature of attention and modern "
-                                                         "Hopfield reads")
-    inhibition: float | None = Field(None, ge=0, description="CA3 feedback inhibition, as a factor of the "
-                                                              "model's default strength")
-    gain: float | None = Field(None, gt=0, description="CA3 recurrent excitatory gain, as a factor of the "
-                                                        "model's default strength")
+    beta: Beta | None = None
+    inhibition: InhibitionFactor | None = None
+    gain: GainFactor | None = None
 
 
 class SeedRange(Strict):

@@ -46,20 +46,21 @@ def edges(seed: int = 0):
 
 
 def run_hipposim(target: str, seed: int = 1) -> dict:
-    from hipposim.backends.brian2.lif import LIFConstants
     from hipposim.backends.brian2.network import NetworkSpec, Projection, build_and_run
+    from hipposim.models.ca3_spiking import CA3Spiking, CA3SpikingParams
 
     pre, post = edges()
     steps = int(round(DURATION / 1e-3))
     empty = Projection(np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     spec = NetworkSpec(
         dt=DT, duration=DURATION, sizes={"ca3_e": N_E, "ca3_i": 0, "ca1_e": 0, "ca1_i": 0, "ec": 0},
-        lif_e=LIFConstants(), lif_i=LIFConstants(), timeline_dt=DURATION,
+        lif_e=CA3Spiking.lif_constants(CA3SpikingParams(), "e"),
+        lif_i=CA3Spiking.lif_constants(CA3SpikingParams(), "i"), timeline_dt=DURATION,
         mossy_rates=np.full((1, N_E), DRIVE_HZ * DRIVE_INPUTS), ec_rates=np.zeros((1, 1)), rec_gain=np.ones(1),
         pp_gain=np.zeros(1), plastic=np.ones(1),
         ee=Projection(pre, post, np.full(len(pre), W_INIT)), schaffer=empty, fixed={},
-        w_ee=W_EE, w_sc=0.0, w_mf=W_DRIVE, eta=ETA, theta=THETA, tau_stdp=TAU_STDP, seed=seed,
-        target=target, record_ec=False)
+        w_ee=W_EE, w_sc=0.0, w_mf=W_DRIVE, rule="stdp-symmetric", eta=ETA, theta=THETA, a_minus=1.05,
+        tau_stdp=TAU_STDP, w_max=1.0, nu_ref=50.0, coding_level=0.1, seed=seed, target=target, record_ec=False)
     del steps
     t0 = time.perf_counter()
     out = build_and_run(spec)

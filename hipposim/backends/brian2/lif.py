@@ -39,15 +39,15 @@ RATE_TRACE_RESET = "; nu += 1/tau_rate"
 class LIFConstants:
     """LIF constants in SI units (plain floats)."""
 
-    tau_m: float = 20e-3
-    tau_e: float = 5e-3
-    tau_i: float = 10e-3
-    tau_rate: float = 100e-3
-    v_rest: float = -65e-3
-    v_reset: float = -65e-3
-    v_th: float = -50e-3
-    t_ref: float = 2e-3
-    r_m: float = 100e6
+    tau_m: float
+    tau_e: float
+    tau_i: float
+    v_rest: float
+    v_reset: float
+    v_th: float
+    t_ref: float
+    tau_rate: float = 100e-3   # low-pass rate trace of the covariance rule (not a model parameter)
+    r_m: float = 100e6         # membrane resistance; only used for injected test currents
 
     def namespace(self) -> dict:
         """Brian2 namespace with units attached (only called inside the backend)."""
@@ -59,7 +59,7 @@ class LIFConstants:
                 "v_th": self.v_th * b2.volt, "R_m": self.r_m * b2.ohm}
 
 
-def lif_rate(current: np.ndarray | float, c: LIFConstants = LIFConstants()) -> np.ndarray:
+def lif_rate(current: np.ndarray | float, c: LIFConstants) -> np.ndarray:
     """Analytic firing rate (Hz) of a LIF neuron under constant current (A); 0 below rheobase."""
     drive = np.asarray(current, dtype=float) * c.r_m
     gap = c.v_th - c.v_reset
@@ -98,8 +98,8 @@ def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "expo
     return group
 
 
-def simulate_fi_curve(currents: np.ndarray, duration: float = 1.0, dt: float = 0.1e-3,
-                      c: LIFConstants = LIFConstants(), target: str = "numpy") -> np.ndarray:
+def simulate_fi_curve(currents: np.ndarray, c: LIFConstants, duration: float = 1.0, dt: float = 0.1e-3,
+                      target: str = "numpy") -> np.ndarray:
     """Simulated firing rates (Hz) of unconnected LIF cells, one per constant current (A)."""
     b2 = import_brian2()
 

@@ -76,17 +76,18 @@ class NetworkSpec:
     w_ee: float                  # volts per unit weight, recurrent
     w_sc: float                  # volts per unit weight, Schaffer
     w_mf: float                  # volts, mossy fibre synapse
-    rule: str = "stdp-symmetric"
-    eta: float = 0.05
-    theta: float = 1.0
-    a_minus: float = 1.05
-    tau_stdp: float = 40e-3
-    w_max: float = 1.0
-    nu_ref: float = 50.0
-    coding_level: float = 0.1
-    seed: int = 0
-    target: str = "numpy"
-    record_ec: bool = True
+    # plasticity and numerics: no defaults here; the model's declared parameters are the one source
+    rule: str
+    eta: float
+    theta: float
+    a_minus: float
+    tau_stdp: float
+    w_max: float
+    nu_ref: float
+    coding_level: float
+    seed: int
+    target: str
+    record_ec: bool
 
 
 @dataclass
