@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..analysis.recall import other_overlap, target_overlap
+from ..analysis.recall import other_overlap, success_level, target_overlap
 from . import spiking
 from .style import PALETTE, mpl as _mpl
 
@@ -153,6 +153,9 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
             save(plot_image_recall(results, run.stimulus, cue=c), f"recall_{run.stimulus.names[int(t)]}")
     for label, ds in results.items():
         if all(name in ds for name in spiking.REQUIRES):
+            analysis = run.scenario.get("analysis", {})
+            level = success_level(ds, analysis.get("success_overlap", 0.9), analysis.get("code_success_overlap", 0.8))
             spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(
-                fig, name.replace("ca3_", f"{_l}_", 1) if name.startswith("ca3_") else f"{_l}_{name}"))
+                fig, name.replace("ca3_", f"{_l}_", 1) if name.startswith("ca3_") else f"{_l}_{name}"),
+                level=level)
     return written

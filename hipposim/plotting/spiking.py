@@ -102,7 +102,7 @@ def plot_population_rates(ds, ax=None):
     return fig
 
 
-def plot_overlaps(ds, axes=None):
+def plot_overlaps(ds, axes=None, level: float = 0.8):
     """CA3 and CA1 overlap m_mu(t) with every item during each recall trial (target bold)."""
     import matplotlib.pyplot as plt
 
@@ -124,7 +124,7 @@ def plot_overlaps(ds, axes=None):
                 ax.plot(steps, ds[var].values[c, :, mu], color=colours(mu % 10),
                         lw=2.2 if mu == target else 0.9, alpha=1 if mu == target else 0.7,
                         label=name)
-            ax.axhline(0.8, color="0.5", ls="--", lw=0.8)
+            ax.axhline(level, color="0.5", ls="--", lw=0.8)
             ax.set_ylim(-0.3, 1.0)
             if c == 0:
                 ax.set_ylabel(f"{area} overlap")
@@ -240,13 +240,13 @@ def plot_graph_stats(ds, axes=None):
     return fig
 
 
-def plot_all(ds, stimulus, save: Callable) -> None:
+def plot_all(ds, stimulus, save: Callable, level: float = 0.8) -> None:
     """Draw every spiking figure and pass each to ``save(fig, name)``."""
     import matplotlib.pyplot as plt
 
     figures = [("ca3_raster", lambda: plot_raster(ds)),
                ("ca3_population_rates", lambda: plot_population_rates(ds)),
-               ("ca3_overlaps", lambda: plot_overlaps(ds)),
+               ("ca3_overlaps", lambda: plot_overlaps(ds, level=level)),
                ("ca3_weights", lambda: plot_weights(ds)),
                ("ca3_graph", lambda: plot_graph_stats(ds))]
     for c in range(ds.sizes["cue"]):
