@@ -1,0 +1,62 @@
+"""Exports of a finished run to the field's formats: NWB (:mod:`.nwb`) and Neo (:mod:`.neo`).
+
+Both need the optional extra ``hipposim[export]`` (pynwb, nwbinspector, neo,
+elephant); without it :func:`require` raises a :class:`MissingExtra` that says
+what to install (``hipposim export`` exits with code 2).
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from ..errors import HipposimError
+
+EXTRA = "export"
+
+
+class MissingExtra(HipposimError):
+    """An optional dependency is not installed."""
+
+
+def require(module: str, extra: str = EXTRA):
+    """Import ``module`` or raise :class:`MissingExtra` naming the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(f"{module} is not installed ({exc.msg}); install the '{extra}' extra: "
+                           f"pip install \"hipposim[{extra}]\"") from None
+
+
+def as_run_data(run: Any):
+    """A :class:`~hipposim.run.folder.RunData` from a RunData, a :class:`hipposim.results.Run` or a folder path."""
+    from ..run.folder import RunData, load_run
+
+    if isinstance(run, RunData):
+        return run
+    if hasattr(run, "data") and isinstance(run.data, RunData):
+        return run.data
+    if isinstance(run, (str, Path)):
+        return load_run(run)
+    raise TypeError(f"expected a run folder, RunData or Run, got {type(run).__name__}")
+
+
+def spiking_results(run) -> dict[str, Any]:
+    """The results of ``run`` that record spikes, by label."""
+    from ..analysis.firing import spiking_populations
+
+    return {label: ds for label, ds in run.results.items() if spiking_populations(ds)}
+
+
+def to_nwb(run, path, **kwargs):
+    """Write ``run`` as an NWB file; see :func:`hipposim.export.nwb.to_nwb`."""
+    from .nwb import to_nwb as _to_nwb
+
+    return _to_nwb(run, path, **kwargs)
+
+
+def to_neo(run):
+    """A Neo Block of ``run``; see :func:`hipposim.export.neo.to_neo`."""
+    from .neo import to_neo as _to_neo
+
+    return _to_neo(run)
