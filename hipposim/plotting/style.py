@@ -13,8 +13,6 @@
 """
 from __future__ import annotations
 
-from typing import Iterable
-
 #: Okabe-Ito: blue, vermillion, bluish green, orange, reddish purple, sky blue, black, yellow
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
 #: colour of theory / reference lines and their labels
@@ -81,29 +79,43 @@ def mark_line(ax, value: float, label: str, axis: str = "x", color: str = THEORY
                        va="center", fontsize=fontsize, color=color)
 
 
-def _texts(fig) -> Iterable:
+def drawn_texts(fig) -> list:
+    """The texts that drawing ``fig`` actually renders (visible, non-empty, and -- for tick labels -- in view).
+
+    The figure is drawn once with :meth:`matplotlib.text.Text.draw` wrapped to
+    record each text that gets as far as the renderer; tick labels of ticks
+    outside the view limits exist as objects but are never drawn, so they are
+    not counted.
+    """
     from matplotlib.text import Text
 
-    for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
-            continue
-        yield t
+    seen: list = []
+    original = Text.draw
+
+    def recording(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            seen.append(self)
+        return original(self, renderer)
+
+    Text.draw = recording
+    try:
+        fig.canvas.draw()
+    finally:
+        Text.draw = original
+    return list(dict.fromkeys(seen))
 
 
 def text_overlaps(fig, tol: float = 1.0) -> list[tuple[str, str]]:
     """Pairs of visible, non-empty texts of ``fig`` whose boxes overlap by more than ``tol`` pixels.
 
-    The figure is drawn first so that every window extent (in display
-    pixels) is final. Texts of invisible legends and empty strings are
-    ignored. Returns ``[(text_a, text_b), ...]`` (empty when nothing collides).
+    The figure is drawn first (:func:`drawn_texts`) so that every window
+    extent (in display pixels) is final and only texts that are rendered
+    count. Returns ``[(text_a, text_b), ...]`` (empty when nothing collides).
     """
-    fig.canvas.draw()
+    texts = drawn_texts(fig)
     renderer = fig.canvas.get_renderer()
     boxes = []
-    for t in _texts(fig):
-        legend = _legend_of(t)
-        if legend is not None and not legend.get_visible():
-            continue
+    for t in texts:
         bb = t.get_window_extent(renderer)
         if bb.width <= 0 or bb.height <= 0:
             continue
@@ -118,12 +130,3 @@ def text_overlaps(fig, tol: float = 1.0) -> list[tuple[str, str]]:
             if w > tol and h > tol:
                 out.append((ti.get_text(), tj.get_text()))
     return out
-
-
-def _legend_of(text):
-    fig = text.figure
-    for ax in list(fig.axes) + [fig]:
-        leg = ax.get_legend() if hasattr(ax, "get_legend") else None
-        if leg is not None and (text in leg.get_texts() or text is leg.get_title()):
-            return leg
-    return None
