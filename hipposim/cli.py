@@ -171,6 +171,23 @@ def cmd_compare(args) -> int:
     return compare_main(args)
 
 
+def cmd_export(args) -> int:
+    """``hipposim export RUN_DIR --to nwb [--out FILE]``: the run in the field's formats."""
+    from .export import require
+    from .run.folder import load_run
+
+    if args.to == "nwb":
+        require("pynwb")  # before loading anything: a base install learns which extra it needs
+        from .export.nwb import to_nwb
+
+        run = load_run(args.run_dir)
+        out = Path(args.out) if args.out else Path(args.run_dir) / f"{run.scenario.get('name', 'run')}.nwb"
+        written = to_nwb(run, out, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {written}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hipposim",
@@ -232,6 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", help="export a run folder to NWB (needs: pip install \"hipposim[export]\")",
+                       description="Write a finished run as one NWB file: spikes of every population in the Units "
+                                   "table, rates and overlaps as TimeSeries, items and cues as images, phases as "
+                                   "epochs, learned weights and attention as tables, scenario and manifest as "
+                                   "metadata. Python API: hipposim.results.to_neo(run) for Neo/Elephant.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--to", choices=["nwb"], default="nwb", help="format (default: nwb)")
+    p.add_argument("--out", metavar="FILE", help="file to write (default: RUN_DIR/<scenario name>.nwb)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
