@@ -26,9 +26,13 @@ class CheckingFolder(RunFolder):
     def __init__(self, root):
         super().__init__(root)
         self.checked: dict[str, list] = {}
+        self.constrained: list[bool] = []
 
     def save_figure(self, fig, relative):
         self.checked[str(relative)] = text_overlaps(fig)
+        if str(relative).split("/")[-1].split(".")[0] in ("overlap", "energy", "capacity", "phase", "sweep") \
+                or "/recall_" in str(relative):
+            self.constrained.append(type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine")
         return super().save_figure(fig, relative)
 
 
@@ -61,6 +65,7 @@ def test_no_text_collides_on_shipped_scenario_figures(path, tmp_path):
     assert folder.checked, "no figure was drawn"
     collisions = {name: pairs for name, pairs in folder.checked.items() if pairs}
     assert not collisions, f"overlapping text boxes: {collisions}"
+    assert folder.constrained and all(folder.constrained), "not every hipposim run or sweep figure used constrained layout"
 
 
 def test_overlap_check_finds_a_collision():
@@ -116,5 +121,3 @@ def test_palette_is_okabe_ito_and_distinct_for_colour_blind_readers():
     seen = np.clip(lin @ deut.T, 0, 1) ** (1 / 2.2)
     dists = [np.linalg.norm(seen[i] - seen[j]) for i in range(4) for j in range(i + 1, 4)]
     assert min(dists) > 0.15
-    plt = mpl()
-    assert plt.rcParams["figure.constrained_layout.use"]

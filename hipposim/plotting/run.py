@@ -12,7 +12,7 @@ import numpy as np
 
 from ..analysis.recall import other_overlap, target_overlap
 from . import spiking
-from .style import MUTED, PALETTE, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, mpl as _mpl
 
 def _step_label(ds) -> str:
     unit = str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update")))
@@ -25,7 +25,7 @@ def plot_overlap_trajectories(results: Mapping[str, Any], axes=None):
     labels = list(results)
     if axes is None:
         fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.4), squeeze=False,
-                                 sharey=True)
+                                 layout=LAYOUT, sharey=True)
         axes = axes[0]
     fig = axes[0].figure
     for k, (label, ax) in enumerate(zip(labels, axes)):
@@ -58,7 +58,8 @@ def plot_energy(results: Mapping[str, Any], axes=None):
     if not labels:
         return None
     if axes is None:
-        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.2), squeeze=False,
+                                 layout=LAYOUT)
         axes = axes[0]
     fig = axes[0].figure
     for k, (label, ax) in enumerate(zip(labels, axes)):
@@ -91,7 +92,7 @@ def plot_image_recall(results: Mapping[str, Any], stimulus, cue: int = 0, max_st
     step_cols = max_steps
     ncols = 2 + step_cols
     fig, axes = plt.subplots(len(labels), ncols, figsize=(1.35 * ncols, 1.45 * len(labels) + 0.4),
-                             squeeze=False)
+                             squeeze=False, layout=LAYOUT)
     target = int(stimulus.targets[cue])
     shape, coding = stimulus.image_shape, stimulus.coding
     cue_img = _image(stimulus.cues[cue], shape, coding)

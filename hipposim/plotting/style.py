@@ -4,8 +4,12 @@
   Design"), ordered so that the first colours stay apart for the common forms
   of colour blindness; :data:`THEORY` and :data:`MUTED` are the colours of
   theory lines and secondary traces.
-* :func:`mpl` returns pyplot with constrained layout on by default, so titles,
-  labels and legends get their own room instead of being placed by hand.
+* :func:`mpl` returns pyplot in hipposim's style; :data:`LAYOUT` is the layout
+  engine every hipposim figure is made with (``plt.subplots(...,
+  layout=LAYOUT)``): constrained layout, so titles, labels and legends get
+  their own room instead of being placed by hand. (It is passed per figure
+  rather than set in rcParams because a figure that calls ``tight_layout``
+  after adding a colorbar cannot leave constrained layout.)
 * :func:`mark_line` draws a reference (theory) line, or, when its value lies
   outside the axis, an arrow at the edge with the value written next to it.
 * :func:`text_overlaps` lists pairs of text boxes of a drawn figure that
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 #: Okabe-Ito: blue, vermillion, bluish green, orange, reddish purple, sky blue, black, yellow
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+#: layout engine of every hipposim figure
+LAYOUT = "constrained"
 #: colour of theory / reference lines and their labels
 THEORY = "#CC79A7"
 #: colour of secondary traces (non-target overlaps, grid-like guides)
@@ -34,7 +40,7 @@ def mpl():
 
     plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
                          "grid.alpha": 0.25, "font.size": 10, "axes.titleweight": "bold",
-                         "figure.dpi": 100, "figure.constrained_layout.use": True,
+                         "figure.dpi": 100,
                          "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
                          "svg.fonttype": "none", "svg.hashsalt": "hipposim"})
     return plt

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..analysis.capacity import ALPHA_C, mceliece_load, sparse_capacity_load, sweep_fits
 from ..analysis.regimes import classify_regime
-from .style import MUTED, PALETTE, THEORY, mark_line, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, THEORY, mark_line, mpl as _mpl
 
 def _by_load(ds, model: str, metric: str):
     load = ds["load"].values
@@ -28,7 +28,7 @@ def plot_capacity(ds, fits: dict | None = None):
     is computed when not given.
     """
     plt = _mpl()
-    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.6), layout=LAYOUT)
     models = list(ds["model"].values)
     fits = sweep_fits(ds) if fits is None else fits
     for k, model in enumerate(models):
@@ -97,7 +97,7 @@ def plot_generic(ds):
     swept = [c for c in swept if len(np.unique(ds[c].values)) > 1] or ["load"]
     rows = [(x, _models_for(ds, x)) for x in swept]
     rows = [(x, ms) for x, ms in rows if ms] or [(swept[0], [str(m) for m in ds["model"].values])]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.8 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.8 * len(rows)), squeeze=False, layout=LAYOUT)
     colour = {str(m): PALETTE[k % len(PALETTE)] for k, m in enumerate(ds["model"].values)}
     n_max = float(np.nanmax(ds["n_patterns"].values))
     for (x_name, models), (ax_o, ax_h) in zip(rows, axes):
@@ -169,7 +169,7 @@ def plot_phase(ds):
                     panels.append((model, x_name))
     if not panels:
         return plot_generic(ds)
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False, layout=LAYOUT)
     cmap = ListedColormap([PALETTE[2], PALETTE[3], PALETTE[0]])
     for ax, (model, x_name) in zip(axes[0], panels):
         loads, xs, grid = _regime_grid(ds, model, x_name)
