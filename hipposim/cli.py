@@ -6,8 +6,10 @@ paths, options); 3 a sweep finished with some failed tasks.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from . import __version__
@@ -183,9 +185,47 @@ def cmd_export(args) -> int:
         run = load_run(args.run_dir)
         out = Path(args.out) if args.out else Path(args.run_dir) / f"{run.scenario.get('name', 'run')}.nwb"
         written = to_nwb(run, out, overwrite=args.overwrite)
-    if not args.quiet:
-        print(f"wrote {written}")
+    print(f"wrote {written}")
     return 0
+
+
+@contextmanager
+def _quiet(enabled: bool):
+    """``--quiet``: no progress (bars, spinners), no results printed, no warnings; errors still go to stderr."""
+    if not enabled:
+        yield
+        return
+    import logging
+    import os
+    import warnings
+
+    from .backends.brian2.progress import set_progress  # does not import brian2
+
+    set_progress(False)
+    logging.disable(logging.WARNING)  # Brian2's warnings and below; errors still pass
+    try:
+        with open(os.devnull, "w") as null, redirect_stdout(null), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        set_progress(None)
+        logging.disable(logging.NOTSET)
+
+
+def quiet_aware(command):
+    """Run ``command(args)`` inside :func:`_quiet` when ``args.quiet`` is set."""
+    @functools.wraps(command)
+    def wrapped(args):
+        with _quiet(bool(getattr(args, "quiet", False))):
+            return command(args)
+    return wrapped
+
+
+# every command with a --quiet option honours it the same way
+cmd_run = quiet_aware(cmd_run)
+cmd_sweep = quiet_aware(cmd_sweep)
+cmd_compare = quiet_aware(cmd_compare)
+cmd_export = quiet_aware(cmd_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
