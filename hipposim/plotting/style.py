@@ -63,26 +63,28 @@ def mark_line(ax, value: float, label: str, axis: str = "x", color: str = THEORY
             ax.axvline(value, color=color, ls=ls, lw=lw)
             return ax.annotate(label, (value, text_pos), xycoords=("data", "axes fraction"), rotation=90,
                                xytext=(-3, 0), textcoords="offset points", ha="right", va="center",
-                               fontsize=fontsize, color=color)
+                               fontsize=fontsize, color=color,
+                               bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none", alpha=0.85))
         ax.axhline(value, color=color, ls=ls, lw=lw)
         return ax.annotate(label, (text_pos, value), xycoords=("axes fraction", "data"), xytext=(0, 3),
                            textcoords="offset points", ha="center", va="bottom", fontsize=fontsize, color=color)
     beyond = value > max(lo, hi)
     arrow = dict(arrowstyle="-|>", color=color, lw=1.2, shrinkA=0, shrinkB=0)
-    text = f"{label} →" if beyond else f"← {label}"
+    text = label
+    box = dict(boxstyle="square,pad=0.15", fc="white", ec="none", alpha=0.85)
     if axis == "x":
         edge = 1.0 if beyond else 0.0
         ax.annotate("", (edge, text_pos), xycoords="axes fraction", xytext=(-22 if beyond else 22, 0),
                     textcoords="offset points", arrowprops=arrow)
         return ax.annotate(text, (edge, text_pos), xycoords="axes fraction",
                            xytext=(-26 if beyond else 26, 0), textcoords="offset points",
-                           ha="right" if beyond else "left", va="center", fontsize=fontsize, color=color)
+                           ha="right" if beyond else "left", va="center", fontsize=fontsize, color=color, bbox=box)
     edge = 1.0 if beyond else 0.0
     ax.annotate("", (text_pos, edge), xycoords="axes fraction", xytext=(0, -18 if beyond else 18),
                 textcoords="offset points", arrowprops=arrow)
     return ax.annotate(f"{label} ({'above' if beyond else 'below'})", (text_pos, edge), xycoords="axes fraction",
                        xytext=(4, -16 if beyond else 16), textcoords="offset points", ha="left",
-                       va="center", fontsize=fontsize, color=color)
+                       va="center", fontsize=fontsize, color=color, bbox=box)
 
 
 def drawn_texts(fig) -> list:
