@@ -36,9 +36,15 @@ def set_progress(enabled: bool | None) -> None:
 
 
 def progress_enabled() -> bool:
-    """Whether progress is shown: the :func:`set_progress` choice, else whether stderr is a terminal."""
+    """Whether progress is shown: the :func:`set_progress` choice, else whether stderr is a terminal.
+
+    Off the main thread (Dask runs sweep tasks in worker threads) it is off
+    unless turned on explicitly: sweeps keep their one per-task bar.
+    """
     if _ENABLED is not None:
         return _ENABLED
+    if threading.current_thread() is not threading.main_thread():
+        return False
     try:
         return bool(sys.stderr.isatty())
     except (AttributeError, ValueError):
