@@ -14,6 +14,11 @@ from ..analysis.recall import other_overlap, target_overlap
 from . import spiking
 from .style import LAYOUT, MUTED, PALETTE, mpl as _mpl
 
+def model_colour(results: Mapping[str, Any], label: str) -> str:
+    """A model's colour: its position among the run's models in :data:`PALETTE`, the same in every figure."""
+    return PALETTE[list(results).index(label) % len(PALETTE)]
+
+
 def _step_label(ds) -> str:
     unit = str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update")))
     return {"update": "update step", "layer": "layer", "ms": "time in recall (ms)"}.get(unit, unit)
@@ -32,7 +37,7 @@ def plot_overlap_trajectories(results: Mapping[str, Any], axes=None):
         ds = results[label]
         steps = ds["step"].values
         traj, other = target_overlap(ds), other_overlap(ds)
-        colour = PALETTE[k % len(PALETTE)]
+        colour = model_colour(results, label)
         for c in range(traj.shape[0]):
             ax.plot(steps, other[c], color=MUTED, lw=1, alpha=0.7,
                     label="best other item" if c == 0 else None)
@@ -66,7 +71,7 @@ def plot_energy(results: Mapping[str, Any], axes=None):
         ds = results[label]
         e = ds["energy"].values
         for c in range(e.shape[0]):
-            ax.plot(ds["step"].values, e[c], color=PALETTE[k % len(PALETTE)], lw=1.8, alpha=0.8,
+            ax.plot(ds["step"].values, e[c], color=model_colour(results, label), lw=1.8, alpha=0.8,
                     marker="o" if e.shape[1] < 15 else None, ms=4)
         ax.set_title(label)
         ax.set_xlabel(_step_label(ds))
