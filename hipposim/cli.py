@@ -175,14 +175,13 @@ def cmd_compare(args) -> int:
 
 def cmd_export(args) -> int:
     """``hipposim export RUN_DIR --to nwb [--out FILE]``: the run in the field's formats."""
-    from .export import require
-    from .run.folder import load_run
+    from .export import load_run_folder, require
 
     if args.to == "nwb":
         require("pynwb")  # before loading anything: a base install learns which extra it needs
         from .export.nwb import to_nwb
 
-        run = load_run(args.run_dir)
+        run = load_run_folder(args.run_dir)
         out = Path(args.out) if args.out else Path(args.run_dir) / f"{run.scenario.get('name', 'run')}.nwb"
         written = to_nwb(run, out, overwrite=args.overwrite)
     print(f"wrote {written}")

@@ -28,16 +28,32 @@ def require(module: str, extra: str = EXTRA):
                            f"pip install \"hipposim[{extra}]\"") from None
 
 
+def load_run_folder(root: str | Path):
+    """Load a finished *run* folder; a sweep or comparison folder is refused with a clear error."""
+    import json
+
+    from ..errors import OutputError
+    from ..run.folder import MANIFEST, load_run
+
+    manifest = Path(root) / MANIFEST
+    if manifest.exists():
+        kind = json.loads(manifest.read_text()).get("kind", "run")
+        if kind != "run":
+            raise OutputError(f"'{root}' is a {kind} folder; export one run folder (a sweep keeps its runs' "
+                              "metrics only; run the scenario without its sweep section to get spikes)")
+    return load_run(root)
+
+
 def as_run_data(run: Any):
     """A :class:`~hipposim.run.folder.RunData` from a RunData, a :class:`hipposim.results.Run` or a folder path."""
-    from ..run.folder import RunData, load_run
+    from ..run.folder import RunData
 
     if isinstance(run, RunData):
         return run
     if hasattr(run, "data") and isinstance(run.data, RunData):
         return run.data
     if isinstance(run, (str, Path)):
-        return load_run(run)
+        return load_run_folder(run)
     raise TypeError(f"expected a run folder, RunData or Run, got {type(run).__name__}")
 
 
