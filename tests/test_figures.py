@@ -121,3 +121,39 @@ def test_palette_is_okabe_ito_and_distinct_for_colour_blind_readers():
     seen = np.clip(lin @ deut.T, 0, 1) ** (1 / 2.2)
     dists = [np.linalg.norm(seen[i] - seen[j]) for i in range(4) for j in range(i + 1, 4)]
     assert min(dists) > 0.15
+
+
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+def test_every_run_writes_a_recall_gif_that_moves(tmp_path):
+    """figures/recall.gif: one frame per step of the longest model; the last frame differs from the first."""
+    from PIL import Image
+
+    from hipposim.plotting.animation import frame_steps
+
+    from .conftest import TINY
+
+    run = run_scenario(loads_scenario(TINY), tmp_path / "run", progress=False)
+    assert "figures/recall.gif" in run.manifest["figures"]
+    n_steps = max(ds.sizes["step"] for ds in run.results.values())
+    with Image.open(tmp_path / "run" / "figures" / "recall.gif") as im:
+        assert im.n_frames == min(24, n_steps)
+    # each panel shows the model's state at the frame's step: the cue first, the recalled item last
+    from hipposim.plotting.animation import recall_animation
+
+    ra = recall_animation(run.results, run.stimulus)
+    panels = [ax.images[0] for ax in ra.figure.axes if ax.images]
+    labels, n_cues = list(run.results), min(4, len(run.stimulus.cues))
+    for k in (0, ra.n_frames - 1):
+        ra.show_frame(k)
+        for p, img in enumerate(panels):
+            ds = run.results[labels[p // n_cues]]
+            i = frame_steps(ds.sizes["step"], ra.n_frames)[k]
+            want = (ds["state"].values[p % n_cues, i] + 1) / 2  # bipolar -> [0, 1]
+            np.testing.assert_array_equal(np.asarray(img.get_array()).ravel(), want)
+    first_cue = (run.stimulus.cues[0] + 1) / 2
+    assert not np.array_equal(np.asarray(panels[0].get_array()).ravel(), first_cue)  # recall changed the cue
+    mpl().close(ra.figure)
+    # the shared step axis starts every model at its first step and ends it at its last
+    for n in (1, 2, 5, 40):
+        steps = frame_steps(n, 7)
+        assert steps[0] == 0 and steps[-1] == n - 1 and np.all(np.diff(steps) >= 0)

@@ -57,8 +57,14 @@ class RecallAnimation:
     In Jupyter it displays as an inline JavaScript player.
     """
 
-    def __init__(self, figure, animation, n_frames: int, fps: float):
+    def __init__(self, figure, animation, n_frames: int, fps: float, draw=None):
         self.figure, self.animation, self.n_frames, self.fps = figure, animation, n_frames, fps
+        self._draw = draw
+
+    def show_frame(self, k: int):
+        """Draw frame ``k`` (0-based) into :attr:`figure` and return the figure."""
+        self._draw(int(k))
+        return self.figure
 
     def save(self, path: str | os.PathLike) -> str:
         """Write the animation as a GIF (Pillow writer)."""
@@ -153,7 +159,7 @@ def recall_animation(results: Mapping[str, Any], stimulus, max_frames: int = 24,
     fig.set_layout_engine("none")  # freeze the layout: every frame has the same boxes, and drawing is faster
     draw(0)
     anim = FuncAnimation(fig, draw, frames=n_frames, interval=1000 / fps, blit=False, repeat=True)
-    return RecallAnimation(fig, anim, n_frames, fps)
+    return RecallAnimation(fig, anim, n_frames, fps, draw)
 
 
 def save_recall_gif(results: Mapping[str, Any], stimulus, folder, relative: str = "figures/recall.gif",
