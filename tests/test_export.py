@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 pytest.importorskip("brian2")
-pynwb = pytest.importorskip("pynwb")
+import pynwb  # noqa: E402,F401  (the test extra installs hipposim[export])
 
 from hipposim.analysis.firing import firing_statistics, isi_cv, mean_rates, spike_trains  # noqa: E402
 from hipposim.cli import main  # noqa: E402

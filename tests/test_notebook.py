@@ -7,8 +7,8 @@ import pytest
 
 from .conftest import ROOT, SCENARIOS
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+import nbclient  # noqa: E402  (the test extra installs hipposim[export])
+import nbformat  # noqa: E402
 pytest.importorskip("brian2")
 
 

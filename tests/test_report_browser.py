@@ -22,7 +22,7 @@ from hipposim.run import run_scenario
 from hipposim.run.folder import prepare_output
 from hipposim.scenario import loads_scenario
 
-websockets_sync = pytest.importorskip("websockets.sync.client")
+import websockets.sync.client as websockets_sync  # noqa: E402  (the test extra installs it)
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 
