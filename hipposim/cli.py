@@ -6,8 +6,10 @@ paths, options); 3 a sweep finished with some failed tasks.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from ._version import __version__
@@ -171,6 +173,60 @@ def cmd_compare(args) -> int:
     return compare_main(args)
 
 
+def cmd_export(args) -> int:
+    """``hipposim export RUN_DIR --to nwb [--out FILE]``: the run in the field's formats."""
+    from .export import load_run_folder, require
+
+    if args.to == "nwb":
+        require("pynwb")  # before loading anything: a base install learns which extra it needs
+        from .export.nwb import to_nwb
+
+        run = load_run_folder(args.run_dir)
+        out = Path(args.out) if args.out else Path(args.run_dir) / f"{run.scenario.get('name', 'run')}.nwb"
+        written = to_nwb(run, out, overwrite=args.overwrite)
+    print(f"wrote {written}")
+    return 0
+
+
+@contextmanager
+def _quiet(enabled: bool):
+    """``--quiet``: no progress (bars, spinners), no results printed, no warnings; errors still go to stderr."""
+    if not enabled:
+        yield
+        return
+    import logging
+    import os
+    import warnings
+
+    from .backends.brian2.progress import set_progress  # does not import brian2
+
+    set_progress(False)
+    logging.disable(logging.WARNING)  # Brian2's warnings and below; errors still pass
+    try:
+        with open(os.devnull, "w") as null, redirect_stdout(null), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        set_progress(None)
+        logging.disable(logging.NOTSET)
+
+
+def quiet_aware(command):
+    """Run ``command(args)`` inside :func:`_quiet` when ``args.quiet`` is set."""
+    @functools.wraps(command)
+    def wrapped(args):
+        with _quiet(bool(getattr(args, "quiet", False))):
+            return command(args)
+    return wrapped
+
+
+# every command with a --quiet option honours it the same way
+cmd_run = quiet_aware(cmd_run)
+cmd_sweep = quiet_aware(cmd_sweep)
+cmd_compare = quiet_aware(cmd_compare)
+cmd_export = quiet_aware(cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hipposim",
@@ -232,6 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", help="export a run folder to NWB (needs: pip install \"hipposim[export]\")",
+                       description="Write a finished run as one NWB file: spikes of every population in the Units "
+                                   "table, rates and overlaps as TimeSeries, items and cues as images, phases as "
+                                   "epochs, learned weights and attention as tables, scenario and manifest as "
+                                   "metadata. Python API: hipposim.results.to_neo(run) for Neo/Elephant.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--to", choices=["nwb"], default="nwb", help="format (default: nwb)")
+    p.add_argument("--out", metavar="FILE", help="file to write (default: RUN_DIR/<scenario name>.nwb)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

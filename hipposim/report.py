@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .analysis import clean_json
 from .analysis.weights import comparison_metrics
@@ -32,33 +33,38 @@ from .plotting.style import mpl as _mpl
 from .run.folder import MANIFEST, RunData, RunFolder, load_run, package_versions, prepare_output, utc_now
 
 
-def _png_data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-
-
 def write_report(folder: RunFolder, title: str, table: dict, figures: list[str], scenario: dict,
-                 versions: dict) -> None:
-    """A self-contained report.html: figures embedded as data URIs, no external files."""
-    cols = ["final_overlap", "success", "steps_to_09", "step_unit", "energy_descent", "max_other_overlap",
-            "non_target_recalls", "weight_variability"]
-    fmt = lambda v: "–" if v is None else (f"{v:.3g}" if isinstance(v, float) else html.escape(str(v)))  # noqa
-    rows = "".join("<tr><th>" + html.escape(label) + "</th>" + "".join(f"<td>{fmt(m.get(c))}</td>" for c in cols)
-                   + "</tr>" for label, m in table.items())
-    imgs = "".join(f'<figure><img src="{_png_data_uri(folder.path(f))}" alt="{html.escape(f)}">'
-                   f"<figcaption>{html.escape(Path(f).stem.replace('_', ' '))}</figcaption></figure>"
-                   for f in figures if f.endswith(".png"))
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
-th{{background:#f4f4f4}}figure{{margin:1.5em 0}}img{{max-width:100%}}pre{{background:#f7f7f7;padding:1em;overflow:auto}}</style>
-</head><body><h1>{html.escape(title)}</h1>
-<p>Generated {utc_now()} by hipposim {html.escape(versions.get('hipposim', ''))}.
-Weight variability: mean over entries of the std across cues of the effective weights, over their mean magnitude
-(0 for fixed weights).</p>
-<h2>Metrics</h2><table><tr><th>model</th>{''.join(f'<th>{c}</th>' for c in cols)}</tr>{rows}</table>
-<h2>Figures</h2>{imgs}
-<h2>Scenario</h2><pre>{html.escape(json.dumps(scenario, indent=2))}</pre>
-<h2>Versions</h2><pre>{html.escape(json.dumps(versions, indent=2))}</pre></body></html>"""
+                 versions: dict, results: dict | None = None, stimulus=None) -> None:
+    """A self-contained, offline report.html (see :mod:`hipposim.report_page`).
+
+    ``figures`` are paths inside ``folder``; SVG files are embedded (PNG only
+    where no SVG of the same figure exists). With ``results`` and ``stimulus``
+    the page gets the recall player: a slider and play/pause over the shared
+    step axis showing every model's recalled item and overlap.
+    """
+    from .export.nwb import scenario_yaml
+    from .plotting.style import PALETTE
+    from .report_page import recall_frames, render_page, svg_uri
+    from .results import metrics_table_html
+
+    cols = ("final_overlap", "success", "steps_to_09", "step_unit", "energy_descent", "max_other_overlap",
+            "non_target_recalls", "weight_variability")
+    cols = tuple(c for c in cols if any(c in m for m in table.values()))
+    svgs = {Path(f).with_suffix("") for f in figures if f.endswith(".svg")}
+    embedded = []
+    for f in figures:
+        p = folder.path(f)
+        if f.endswith(".svg"):
+            embedded.append((Path(f).stem.replace("_", " "), svg_uri(p)))
+        elif f.endswith(".png") and Path(f).with_suffix("") not in svgs:
+            embedded.append((Path(f).stem.replace("_", " "), "data:image/png;base64," + base64.b64encode(
+                p.read_bytes()).decode()))
+    frames = recall_frames(results, stimulus, PALETTE) if results and stimulus is not None else None
+    intro = ("Weight variability: mean over entries of the std across cues of the effective weights, over "
+             "their mean magnitude (0 for fixed weights).")
+    page = render_page(title, utc_now(), versions.get("hipposim", ""),
+                       metrics_table_html(table, cols, table_id="metrics").replace("<table", '<table class="sortable"', 1),
+                       html.escape(intro), frames, embedded, scenario_yaml(scenario), versions)
     with folder.atomic("report.html", "w") as fh:
         fh.write(page)
 
@@ -97,8 +103,9 @@ def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = Non
 
     def save(fig, name):
         if fig is not None:
-            folder.save_figure(fig, f"figures/{name}.png")
-            figures.append(f"figures/{name}.png")
+            for fmt in ("png", "svg"):
+                folder.save_figure(fig, f"figures/{name}.{fmt}")
+                figures.append(f"figures/{name}.{fmt}")
             plt.close(fig)
 
     save(plot_trajectories(results), "trajectories")
@@ -108,7 +115,7 @@ def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = Non
     save(plot_graphs(results), "graphs")
     folder.write_json("metrics.json", table)
     write_report(folder, title or f"hipposim comparison: {base.scenario.get('name', '')}", table, figures,
-                 base.scenario, package_versions())
+                 base.scenario, package_versions(), results=results, stimulus=base.stimulus)
     manifest.update(status="complete", finished=utc_now(), figures=figures)
     folder.write_json(MANIFEST, manifest)
     return table

@@ -12,7 +12,12 @@ import numpy as np
 
 from ..analysis.recall import other_overlap, success_level, target_overlap
 from . import spiking
-from .style import PALETTE, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, mpl as _mpl
+
+def model_colour(results: Mapping[str, Any], label: str) -> str:
+    """A model's colour: its position among the run's models in :data:`PALETTE`, the same in every figure."""
+    return PALETTE[list(results).index(label) % len(PALETTE)]
+
 
 def _step_label(ds) -> str:
     unit = str(ds["step"].attrs.get("units", ds.attrs.get("step_unit", "update")))
@@ -25,16 +30,16 @@ def plot_overlap_trajectories(results: Mapping[str, Any], axes=None):
     labels = list(results)
     if axes is None:
         fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.4), squeeze=False,
-                                 sharey=True)
+                                 layout=LAYOUT, sharey=True)
         axes = axes[0]
     fig = axes[0].figure
     for k, (label, ax) in enumerate(zip(labels, axes)):
         ds = results[label]
         steps = ds["step"].values
         traj, other = target_overlap(ds), other_overlap(ds)
-        colour = PALETTE[k % len(PALETTE)]
+        colour = model_colour(results, label)
         for c in range(traj.shape[0]):
-            ax.plot(steps, other[c], color="0.6", lw=1, alpha=0.7,
+            ax.plot(steps, other[c], color=MUTED, lw=1, alpha=0.7,
                     label="best other item" if c == 0 else None)
         for c in range(traj.shape[0]):
             ax.plot(steps, traj[c], color=colour, lw=2, alpha=0.85, marker="o" if len(steps) < 15 else None,
@@ -46,8 +51,8 @@ def plot_overlap_trajectories(results: Mapping[str, Any], axes=None):
         if len(steps) < 15 and ds["step"].attrs.get("units") != "ms":
             ax.set_xticks(steps)
     axes[0].set_ylabel("overlap m")
-    axes[0].legend(loc="lower right", frameon=False)
-    fig.suptitle("Retrieval: overlap with the cued item", y=1.02)
+    axes[0].legend(loc="best", frameon=False)
+    fig.suptitle("Retrieval: overlap with the cued item")
     return fig
 
 
@@ -58,20 +63,21 @@ def plot_energy(results: Mapping[str, Any], axes=None):
     if not labels:
         return None
     if axes is None:
-        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.2), squeeze=False)
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.2), squeeze=False,
+                                 layout=LAYOUT)
         axes = axes[0]
     fig = axes[0].figure
     for k, (label, ax) in enumerate(zip(labels, axes)):
         ds = results[label]
         e = ds["energy"].values
         for c in range(e.shape[0]):
-            ax.plot(ds["step"].values, e[c], color=PALETTE[k % len(PALETTE)], lw=1.8, alpha=0.8,
+            ax.plot(ds["step"].values, e[c], color=model_colour(results, label), lw=1.8, alpha=0.8,
                     marker="o" if e.shape[1] < 15 else None, ms=4)
         ax.set_title(label)
         ax.set_xlabel(_step_label(ds))
         ax.set_ylabel("energy E")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.suptitle("Energy descent", y=1.02)
+    fig.suptitle("Energy descent")
     return fig
 
 
@@ -91,7 +97,7 @@ def plot_image_recall(results: Mapping[str, Any], stimulus, cue: int = 0, max_st
     step_cols = max_steps
     ncols = 2 + step_cols
     fig, axes = plt.subplots(len(labels), ncols, figsize=(1.35 * ncols, 1.45 * len(labels) + 0.4),
-                             squeeze=False)
+                             squeeze=False, layout=LAYOUT)
     target = int(stimulus.targets[cue])
     shape, coding = stimulus.image_shape, stimulus.coding
     cue_img = _image(stimulus.cues[cue], shape, coding)
@@ -122,13 +128,18 @@ def plot_image_recall(results: Mapping[str, Any], stimulus, cue: int = 0, max_st
                     for s in ax.spines.values():
                         s.set_visible(True), s.set_color("0.7")
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9, fontweight="bold")
-    fig.suptitle(f"Pattern completion: '{stimulus.names[target]}' from its cue (grey = hidden)", y=1.0)
-    fig.tight_layout()
+    fig.suptitle(f"Pattern completion: '{stimulus.names[target]}' from its cue (grey = hidden)")
     return fig
 
 
-def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[str, ...] = ("png",)) -> list[str]:
-    """Draw and save the standard figures of a run; returns the written paths (relative)."""
+def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[str, ...] = ("png",),
+             animation: bool = True) -> list[str]:
+    """Draw and save the standard figures of a run; returns the written paths (relative).
+
+    With ``animation`` (the default) it also writes ``<subdir>/recall.gif``,
+    every model's recall of every cue frame by frame
+    (:mod:`hipposim.plotting.animation`).
+    """
     plt = _mpl()
     written: list[str] = []
 
@@ -158,4 +169,8 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
             spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(
                 fig, name.replace("ca3_", f"{_l}_", 1) if name.startswith("ca3_") else f"{_l}_{name}"),
                 level=level)
+    if animation and results:
+        from .animation import save_recall_gif
+
+        written.append(save_recall_gif(results, run.stimulus, folder, f"{subdir}/recall.gif"))
     return written

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..analysis.capacity import ALPHA_C, mceliece_load, sparse_capacity_load, sweep_fits
 from ..analysis.regimes import classify_regime
-from .style import PALETTE, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, THEORY, mark_line, mpl as _mpl
 
 def _by_load(ds, model: str, metric: str):
     load = ds["load"].values
@@ -28,7 +28,7 @@ def plot_capacity(ds, fits: dict | None = None):
     is computed when not given.
     """
     plt = _mpl()
-    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_s, ax_m) = plt.subplots(1, 2, figsize=(11, 4.6), layout=LAYOUT)
     models = list(ds["model"].values)
     fits = sweep_fits(ds) if fits is None else fits
     for k, model in enumerate(models):
@@ -41,32 +41,35 @@ def plot_capacity(ds, fits: dict | None = None):
         if np.isfinite(fit["alpha_c"]):
             ax_s.axvline(fit["alpha_c"], color=colour, lw=1, ls="--",
                          label=f"{model}: fitted critical load {fit['alpha_c']:.3f}")
+        else:
+            ax_s.plot([], [], color=colour, lw=1, ls="--", label=f"{model}: no critical load in range")
+    loads = ds["load"].values
+    span = float(np.nanmax(loads) - np.nanmin(loads)) or 1.0
     for ax in (ax_s, ax_m):
-        ax.axvline(ALPHA_C, color="k", lw=1.2, ls=":")
-        ax.annotate(r"$\alpha_c = 0.138$", (ALPHA_C, 0.02), fontsize=9, ha="left", va="bottom",
-                    xytext=(3, 0), textcoords="offset points")
+        ax.set_xlim(float(np.nanmin(loads)) - 0.04 * span, float(np.nanmax(loads)) + 0.04 * span)
+        ax.set_ylim(-0.03, 1.03)
+        marks = [(ALPHA_C, r"$\alpha_c$ = 0.138", THEORY, ":")]
         for n in np.unique(ds["n_units"].values):
-            mceliece = mceliece_load(n)
-            if mceliece <= ds["load"].values.max():
-                ax.axvline(mceliece, color="0.5", lw=1, ls="-.")
-                ax.annotate(f"N/(2 ln N), N={n}", (mceliece, 0.3), fontsize=8, color="0.4", rotation=90,
-                            ha="right")
+            marks.append((mceliece_load(n), f"N/(2 ln N) = {mceliece_load(n):.3g}, N={n}", "0.35", "-."))
         for a in np.unique(ds["coding_level"].values):
             if a < 0.5:
-                sparse = sparse_capacity_load(a)
-                if sparse <= ds["load"].values.max() * 1.05:
-                    ax.axvline(sparse, color="#7b4b94", lw=1, ls=(0, (4, 2)))
-                ax.annotate(f"sparse theory 1/(2a|ln a|) = {sparse:.2f} at a = {a:g}", (0.98, 0.97),
-                            xycoords="axes fraction", ha="right", va="top", fontsize=8, color="#7b4b94")
+                marks.append((sparse_capacity_load(a), f"1/(2a|ln a|) = {sparse_capacity_load(a):.3g}, a={a:g}",
+                              PALETTE[4], (0, (4, 2))))
+        # labels of lines inside the axis stand vertically at staggered heights; off-axis values get an
+        # arrow at the edge, stacked from the top so that two of them never share a height
+        inside_pos, edge_pos = iter([0.22, 0.72, 0.47, 0.9, 0.1]), {True: iter([0.9, 0.78, 0.66, 0.54]),
+                                                                     False: iter([0.9, 0.78, 0.66, 0.54])}
+        lo, hi = ax.get_xlim()
+        for value, label, colour, ls in marks:
+            inside = lo <= value <= hi
+            pos = next(inside_pos, 0.5) if inside else next(edge_pos[value > hi], 0.4)
+            mark_line(ax, value, label, "x", color=colour, ls=ls, text_pos=pos)
         ax.set_xlabel("load  P / N")
-        ax.set_ylim(-0.03, 1.03)
     ax_s.set_ylabel("retrieval success rate")
     ax_m.set_ylabel("final overlap with target")
-    ax_m.legend(frameon=False, loc="lower left")
-    ax_s.legend(handles=[h for h in ax_s.get_legend_handles_labels()[0] if "fitted" in h.get_label()],
-                frameon=False, loc="upper right", fontsize=8)
-    fig.suptitle("Capacity: recall against load (bands: 95% CI over seeds)", y=1.02)
-    fig.tight_layout()
+    handles, names = ax_s.get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)), frameon=False, fontsize=8)
+    fig.suptitle("Capacity: recall against load (bands: 95% CI over seeds)")
     return fig
 
 
@@ -94,7 +97,7 @@ def plot_generic(ds):
     swept = [c for c in swept if len(np.unique(ds[c].values)) > 1] or ["load"]
     rows = [(x, _models_for(ds, x)) for x in swept]
     rows = [(x, ms) for x, ms in rows if ms] or [(swept[0], [str(m) for m in ds["model"].values])]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.8 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.8 * len(rows)), squeeze=False, layout=LAYOUT)
     colour = {str(m): PALETTE[k % len(PALETTE)] for k, m in enumerate(ds["model"].values)}
     n_max = float(np.nanmax(ds["n_patterns"].values))
     for (x_name, models), (ax_o, ax_h) in zip(rows, axes):
@@ -115,16 +118,15 @@ def plot_generic(ds):
             if not numeric:
                 ax.set_xticks(np.arange(len(xs)), [str(u) for u in xs])
             ax.set_xlabel(x_name)
-            ax.legend(frameon=False, fontsize=8)
+            ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
         ax_o.set_ylabel("final overlap with target")
         ax_h.set_ylabel("retrieval entropy (nats)")
-        ax_h.axhline(np.log(n_max), color="0.5", ls=":", lw=1)
-        ax_h.axhline(0, color="0.5", ls=":", lw=1)
+        ax_h.axhline(np.log(n_max), color=MUTED, ls=":", lw=1)
+        ax_h.axhline(0, color=MUTED, ls=":", lw=1)
         ax_h.annotate("ln P: average over all items", (0.02, np.log(n_max)), xycoords=("axes fraction", "data"),
                       fontsize=8, color="0.4", va="bottom")
         ax_h.annotate("single item", (0.02, 0), xycoords=("axes fraction", "data"), fontsize=8, color="0.4",
                       va="bottom")
-    fig.tight_layout()
     return fig
 
 
@@ -167,8 +169,8 @@ def plot_phase(ds):
                     panels.append((model, x_name))
     if not panels:
         return plot_generic(ds)
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
-    cmap = ListedColormap(["#2e933c", "#edae49", "#1b6ca8"])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False, layout=LAYOUT)
+    cmap = ListedColormap([PALETTE[2], PALETTE[3], PALETTE[0]])
     for ax, (model, x_name) in zip(axes[0], panels):
         loads, xs, grid = _regime_grid(ds, model, x_name)
         ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, origin="lower", aspect="auto")
@@ -183,7 +185,6 @@ def plot_phase(ds):
     axes[0][-1].legend(handles=[Patch(color=c, label=t) for c, t in zip(cmap.colors, ["single item", "metastable",
                                                                                      "average of all"])],
                        loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    fig.tight_layout()
     return fig
 
 

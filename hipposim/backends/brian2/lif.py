@@ -99,17 +99,23 @@ def lif_group(name: str, n: int, c: LIFConstants, dt: float, method: str = "expo
 
 
 def simulate_fi_curve(currents: np.ndarray, c: LIFConstants, duration: float = 1.0, dt: float = 0.1e-3,
-                      target: str = "numpy") -> np.ndarray:
-    """Simulated firing rates (Hz) of unconnected LIF cells, one per constant current (A)."""
+                      target: str = "numpy", progress: bool | None = None) -> np.ndarray:
+    """Simulated firing rates (Hz) of unconnected LIF cells, one per constant current (A).
+
+    ``progress`` shows a compile spinner and a bar over biological time
+    (:func:`~hipposim.backends.brian2.progress.run_with_progress`); ``None``
+    shows them when stderr is a terminal.
+    """
     b2 = import_brian2()
 
     from .codegen import configure_target
+    from .progress import run_with_progress
 
     with configure_target(target):
         group = lif_group("fi_lif", len(currents), c, dt)
         group.i_ext = np.asarray(currents, dtype=float) * b2.amp
         mon = b2.SpikeMonitor(group, name="fi_spikes")
         net = b2.Network(group, mon, name="fi_network")
-        net.run(duration * b2.second)
+        run_with_progress(net, duration, desc="f-I curve", enabled=progress)
         counts = np.bincount(np.asarray(mon.i[:], dtype=int), minlength=len(currents))
     return counts / duration
