@@ -51,7 +51,7 @@ class DenoisingAutoencoder(Model):
                    "(scikit-learn MLPRegressor) on masked copies -> items; no association step")
     Params = AutoencoderParams
     step_unit = "update"
-    records = ()
+    records = ("reconstruction_raw",)
 
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
         from sklearn.exceptions import ConvergenceWarning
@@ -73,19 +73,23 @@ class DenoisingAutoencoder(Model):
             net.fit(inputs, targets)
         self.net_ = net
         x = stimulus.bipolar_cues().astype(np.float64)
-        history = [x]
+        history, raw = [x], [x]
         for _ in range(p.n_steps):
-            x = saturating_readout(net.predict(x), "bipolar")
+            raw.append(net.predict(x))
+            x = saturating_readout(raw[-1], "bipolar")
             history.append(x)
         states = saturating_readout(np.stack(history, axis=1), stimulus.coding)
         ov = overlaps(states, stimulus.patterns, stimulus.coding)
         still = np.max(np.abs(np.diff(states, axis=1)), axis=2) < 1e-6
         converged = np.where(still.any(axis=1), np.argmax(still, axis=1), -1)
         n_params = sum(w.size for w in net.coefs_) + sum(b.size for b in net.intercepts_)
-        return standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
+        ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
                                 attrs={"model": "autoencoder-v1", "hidden": p.hidden, "activation": p.activation,
                                        "train_cues": p.train_cues, "train_mask": p.train_mask,
                                        "fit_items": k, "epochs": int(net.n_iter_),
                                        "final_loss": float(net.loss_),
                                        "stored_numbers": int(n_params),
                                        "memory": "parameters (all trained by backpropagation)"})
+        ds["reconstruction_raw"] = (("cue", "step", "unit"), np.stack(raw, axis=1))
+        ds["reconstruction_raw"].attrs["description"] = "the network output before the saturating readout"
+        return ds

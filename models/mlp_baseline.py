@@ -98,7 +98,7 @@ class MLPBaseline(Model):
                    "items (as the Transformer's FF), residual path; no association step")
     Params = MLPBaselineParams
     step_unit = "update"
-    records = ("ff_weights", "ff_readout")
+    records = ("ff_weights", "ff_readout", "reconstruction_raw")
 
     def _norm(self, x: np.ndarray) -> np.ndarray:
         return layer_norm(x) if self.params.use_layer_norm else x
@@ -118,10 +118,11 @@ class MLPBaseline(Model):
         self.readout_, self.readout_bias_ = solution[:-1], solution[-1]
 
         x = stimulus.bipolar_cues().astype(np.float64)
-        history = [x]
+        history, raw = [x], [x]
         for _ in range(p.n_steps):
             y = feed_forward(self._norm(x), w1, b1, self.readout_, self.readout_bias_, p.activation)
-            x = saturating_readout(x + y if p.residual else y, "bipolar")
+            raw.append(x + y if p.residual else y)
+            x = saturating_readout(raw[-1], "bipolar")
             history.append(x)
         states = saturating_readout(np.stack(history, axis=1), stimulus.coding)
         ov = overlaps(states, stimulus.patterns, stimulus.coding)
@@ -136,6 +137,8 @@ class MLPBaseline(Model):
                                      "fit_items": k,
                                      "stored_numbers": int(n_params),
                                      "memory": "parameters (W_1, b_1 random; W_2, b_2 fitted)"})
+        ds["reconstruction_raw"] = (("cue", "step", "unit"), np.stack(raw, axis=1))
+        ds["reconstruction_raw"].attrs["description"] = "the stream before the saturating readout (bipolar)"
         ds["ff_weights"] = (("ff_in", "ff_hidden"), w1)
         ds["ff_weights"].attrs["description"] = "input weights W_1 (fixed, random)"
         ds["ff_readout"] = (("ff_hidden", "ff_out"), self.readout_)

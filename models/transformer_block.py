@@ -116,7 +116,7 @@ class TransformerBlock(Model):
     Params = TransformerBlockParams
     step_unit = "layer"
     records = ("attention", "attention_entropy", "overlap_after_attention", "overlap_after_ff",
-               "ff_weights", "ff_readout")
+               "ff_weights", "ff_readout", "reconstruction_raw")
     knobs = {"beta": "beta"}
 
     @classmethod
@@ -233,11 +233,13 @@ class TransformerBlock(Model):
         stream = stimulus.bipolar_cues().astype(np.float64)
         n_cues = len(stream)
         states, after_att, weights = [self._readout(stream, stimulus)], [self._readout(stream, stimulus)], []
+        raw = [stream]
         for w, ff in layers:
             read, att = self._attend(stream, items, w)
             stream = stream + read[:, 0, :]
             after_att.append(self._readout(stream, stimulus))
             stream = stream + self._ff(stream, ff)
+            raw.append(stream)
             states.append(self._readout(stream, stimulus))
             weights.append(att[:, :, 0, :])  # (cue, head, memory)
         states, after_att = np.stack(states, axis=1), np.stack(after_att, axis=1)
@@ -267,6 +269,8 @@ class TransformerBlock(Model):
         ds["overlap_after_attention"] = (("cue", "step", "pattern"),
                                          overlaps(after_att, stimulus.patterns, stimulus.coding))
         ds["overlap_after_ff"] = ds["overlap"].copy()
+        ds["reconstruction_raw"] = (("cue", "step", "unit"), np.stack(raw, axis=1))
+        ds["reconstruction_raw"].attrs["description"] = "the residual stream before the saturating readout"
         ds["overlap_after_attention"].attrs["description"] = "step 0: the cue"
         first_w1, _, first_w2, _ = layers[0][1]
         ds["ff_weights"] = (("ff_in", "ff_hidden"), first_w1)
