@@ -157,15 +157,16 @@ def finite_difference_jacobian(model, stimulus, seed: int | np.random.SeedSequen
 
 def spiking_rate_jacobian(model, stimulus, seed: int | np.random.SeedSequence = 0, n_directions: int = 4,
                           delta: float = 0.2, output: str = "reconstruction_raw",
-                          rng: np.random.Generator | None = None) -> np.ndarray:
+                          rng: np.random.Generator | None = None, window: slice = slice(None)) -> np.ndarray:
     """A Jacobian sketch J D of a spiking model: perturb the cue's rates, take rate differences.
 
     The cue drives the entorhinal input rates in proportion to its values, so
     c +- delta d_k changes each input channel's rate by +-delta of its range
     along K = ``n_directions`` random unit directions d_k shared by all cues
     (shared, so the across-cue variability compares the same columns). The
-    reconstruction is the recall-window mean of ``output`` (the cortex
-    readout of binned CA1 rates). With Poisson input, a finite ``delta`` is
+    reconstruction is the mean of ``output`` over the steps in ``window``
+    (default every bin of the recall period: the cortex readout of binned CA1
+    rates). With Poisson input, a finite ``delta`` is
     needed for the rate difference to stand above spike noise; the same seed
     is reused so that the noise is common to the +-runs.
 
@@ -182,7 +183,7 @@ def spiking_rate_jacobian(model, stimulus, seed: int | np.random.SeedSequence = 
         for sign in (1.0, -1.0):
             sub = dataclasses.replace(stimulus, cues=base + sign * delta * dk)
             ds = model.run(sub, np.random.default_rng(seed))
-            res.append(ds[output].values.mean(axis=1))
+            res.append(ds[output].values[:, window].mean(axis=1))
         cols.append((res[0] - res[1]) / (2 * delta))
     return np.stack(cols, axis=-1)
 
