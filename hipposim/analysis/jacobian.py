@@ -59,10 +59,22 @@ def jacobian_variability(jac: np.ndarray) -> float | None:
     return weight_variability(jac)
 
 
+#: below this mean |J_ij| the map is flat (a saturated read, an attractor) and its variability is not reported
+FLAT = 1e-8
+
+
 def jacobian_summary(jac: np.ndarray, how: str) -> dict[str, Any]:
-    """Variability, mean magnitude mean|J_ij| and mean Frobenius norm per cue of a (cue, out, in) stack."""
+    """Variability, mean magnitude mean|J_ij| and mean Frobenius norm per cue of a (cue, out, in) stack.
+
+    A map with mean |J_ij| below :data:`FLAT` is flat at these cues (the
+    reconstruction does not move with the cue: a saturated softmax, an
+    attractor); its variability is then rounding noise and reported as None.
+    """
     jac = np.asarray(jac, dtype=float)
-    return {"jacobian_variability": jacobian_variability(jac),
+    flat = not np.mean(np.abs(jac)) >= FLAT
+    if flat:
+        how += "; flat map (mean |J| < 1e-8): variability not defined"
+    return {"jacobian_variability": None if flat else jacobian_variability(jac),
             "jacobian_mean_abs": float(np.mean(np.abs(jac))),
             "jacobian_frobenius": float(np.mean(np.sqrt(np.sum(jac ** 2, axis=(1, 2))))),
             "jacobian_method": how}

@@ -57,7 +57,7 @@ def plot_trajectories(results: dict[str, Any], stimulus=None, success_overlap: f
             ax2.plot(np.arange(len(traj)), traj, color=PALETTE[k % len(PALETTE)], lw=2,
                      label=f"{label}: {ds.attrs.get('overlap_measure')}")
         ax2.set_ylim(-0.05, 1.05)
-        ax2.set_xlabel("processing step")
+        ax2.set_xlabel("processing step (each model in its own unit)")
         ax2.set_ylabel("model-internal overlap (not item space)")
         ax2.set_title("Model-internal measure (e.g. CA3 code correlation)", fontsize=10)
         ax2.legend(frameon=False, fontsize=8, loc="lower right")
@@ -77,24 +77,28 @@ def plot_memory_and_input_dependence(table: dict[str, dict]):
     labels = [k for k, m in table.items() if m.get("item_overlap") is not None]
     if not labels:
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.3))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.25, 1]})
+    markers = "osD^v<>p*h"
     for k, label in enumerate(labels):
         m = table[label]
         if m.get("stored_numbers"):
-            a1.scatter(m["stored_numbers"], m["item_overlap"], s=70, color=PALETTE[k % len(PALETTE)], zorder=3)
-            a1.annotate(f"{label}\n({m.get('memory', '')})", (m["stored_numbers"], m["item_overlap"]),
-                        textcoords="offset points", xytext=(6, -4), fontsize=7)
+            a1.scatter(m["stored_numbers"], m["item_overlap"], s=80, color=PALETTE[k % len(PALETTE)], zorder=3,
+                       marker=markers[k % len(markers)], edgecolor="white",
+                       label=f"{label}: {m['stored_numbers']:.3g} = {m.get('memory', '')}")
+    a1.legend(frameon=False, fontsize=7, loc="lower left")
     a1.set_xscale("log")
     a1.set_xlabel("stored numbers (entries, synapses or parameters; log scale)")
     a1.set_ylabel("item-space overlap m (mean over cues)")
-    a1.set_ylim(-0.05, 1.1)
+    a1.set_ylim(-0.05, 1.05)
     a1.set_title("Recall against memory size", fontsize=10)
     vals = [table[label].get("jacobian_variability") for label in labels]
     x = np.arange(len(labels))
     a2.bar(x, [0 if v is None else v for v in vals], color=[PALETTE[k % len(PALETTE)] for k in range(len(labels))])
     for xi, label, v in zip(x, labels, vals):
         m = table[label]
-        txt = "not measured" if v is None else f"mean|J| {m.get('jacobian_mean_abs', 0):.1e}"
+        method = str(m.get("jacobian_method", ""))
+        txt = (f"mean|J| {m.get('jacobian_mean_abs', 0):.1e}" if v is not None
+               else "flat map (J ~ 0)" if "flat" in method else "not measured")
         a2.text(xi, (v or 0) + 0.02, txt, ha="center", fontsize=7, rotation=90, va="bottom")
     a2.set_xticks(x, labels, rotation=30, fontsize=8)
     a2.set_ylabel("Jacobian variability across cues\nmean std_c J_ij / mean |J_ij|")
