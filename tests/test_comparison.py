@@ -322,3 +322,18 @@ def test_code_correlation_models_keep_their_own_overlap_apart():
     assert entry["own_success_overlap"] == pytest.approx(0.8)
     assert entry["jacobian_variability"] is None and "ask" in entry["jacobian_method"]
     assert entry["ms_to_success"] == 5.0
+
+
+def test_sweep_memory_formula_agrees_with_the_datasets():
+    """The formula used to draw capacity against memory size counts what the models themselves report."""
+    from hipposim.analysis.weights import stored_numbers_formula
+
+    stim = image_stimulus("{kind: masked, region: left_half, targets: [apple]}", names=IMAGES[:4])
+    cases = [("hopfield-modern-v1", ModernHopfield(beta=20.0, normalize=True), {}),
+             ("transformer-block-v1", TransformerBlock(n_layers=2, ff_hidden=32), {"n_layers": 2, "ff_hidden": 32}),
+             ("mlp-baseline-v2", MLPBaseline(hidden=50), {"hidden": 50}),
+             ("autoencoder-v1", DenoisingAutoencoder(hidden=20, max_iter=5), {"hidden": 20}),
+             ("hopfield-classical-v1", ClassicalHopfield(), {})]
+    for model_id, model, params in cases:
+        ds = model.run(stim, np.random.default_rng(0))
+        assert stored_numbers_formula(model_id, params, 256, 4) == memory_size(ds)[0], model_id

@@ -168,3 +168,24 @@ def comparison_metrics(ds, analysis=None, stimulus=None, jacobian: dict | None =
     entry["success"] = entry.get("item_success", m["success"])
     entry["success_rate"] = entry.get("item_success_rate", m["success_rate"])
     return clean_json(entry)
+
+
+def stored_numbers_formula(model_id: str, params: dict, n_units: int, n_items: int) -> int | None:
+    """The stored numbers of a model from its id, parameters, N and P (for sweeps, which keep no datasets).
+
+    Hebbian networks: N^2 synapses. Modern Hopfield: P x N entries. Transformer: P x N entries plus
+    L feed-forward layers of 2 N h + h + N numbers (h = ff_hidden). MLP and autoencoder: 2 N h + h + N
+    parameters. None where the count depends on a simulation (spiking CA3).
+    """
+    base = model_id.split("-v")[0]
+    if base in ("hopfield-classical", "hopfield-sparse"):
+        return n_units * n_units
+    if base == "hopfield-modern":
+        return n_items * n_units
+    if base == "transformer-block":
+        h = int(params.get("ff_hidden", 512))
+        return n_items * n_units + int(params.get("n_layers", 1)) * (2 * n_units * h + h + n_units)
+    if base in ("mlp-baseline", "autoencoder"):
+        h = int(params.get("hidden", 512 if base == "mlp-baseline" else 256))
+        return 2 * n_units * h + h + n_units
+    return None

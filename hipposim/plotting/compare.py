@@ -228,3 +228,46 @@ def plot_graphs(results: dict[str, Any], per_item: int = 8):
             nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)
     fig.tight_layout()
     return fig
+
+
+def plot_capacity_against_memory(ds, models: list[dict]):
+    """A capacity sweep drawn against memory size instead of load: success rate against stored numbers.
+
+    ``ds`` is a capacity sweep dataset (``sweep.nc``: success_rate(task, model)
+    with coords n_units, n_patterns); ``models`` the scenario's model entries
+    (id, label, params), from which
+    :func:`hipposim.analysis.weights.stored_numbers_formula` gives each model's
+    stored numbers at every point. One line per model and network size.
+    """
+    from ..analysis.weights import stored_numbers_formula
+
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    sizes = np.unique(ds["n_units"].values)
+    for k, spec in enumerate(models):
+        label = spec.get("label") or spec["id"]
+        if label not in list(ds["model"].values):
+            continue
+        for j, n in enumerate(sizes):
+            sel = ds["n_units"].values == n
+            counts = np.unique(ds["n_patterns"].values[sel])
+            xs, ys = [], []
+            for p in counts:
+                pick = sel & (ds["n_patterns"].values == p)
+                v = ds["success_rate"].sel(model=label).values[pick]
+                size = stored_numbers_formula(spec["id"], spec.get("params") or {}, int(n), int(p))
+                if size is None or not np.isfinite(v).any():
+                    continue
+                xs.append(size)
+                ys.append(np.nanmean(v))
+            if xs:
+                ax.plot(xs, ys, ["-", "--"][j % 2], marker="osD^v<>"[k % 7], color=PALETTE[k % len(PALETTE)],
+                        label=f"{label}, N = {n}")
+    ax.set_xscale("log")
+    ax.set_xlabel("stored numbers (entries, synapses or parameters; log scale)")
+    ax.set_ylabel("success rate (final m >= success level)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Capacity against memory size (each point: one load P/N)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
