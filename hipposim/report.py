@@ -182,9 +182,11 @@ def compare_main(args) -> int:
         runs.append(run_scenario(scenario, out / "runs" / scenario.name, progress=not args.quiet,
                                  source=str(path)))
     table = compare_runs(runs, folder)
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for label, m in table.items():
-        wv = m.get("weight_variability")
-        print(f"{label:<24} final_overlap {m['final_overlap']:.3f}  success {m['success']!s:<5}  "
-              f"weight variability {'-' if wv is None else f'{wv:.3f}'}")
+        print(f"{label:<24} item overlap {m['final_overlap']:.3f}  success {m['success']!s:<5}  "
+              f"probed accuracy {fmt(m.get('probed_accuracy'), '.3f')}  "
+              f"stored numbers {fmt(m.get('stored_numbers'), '.3g')}  "
+              f"Jacobian variability {fmt(m.get('jacobian_variability'), '.3f')}")
     print(f"report: {out / 'report.html'}")
     return 0

@@ -267,7 +267,8 @@ def plot_capacity_against_memory(ds, models: list[dict]):
     ax.set_xlabel("stored numbers (entries, synapses or parameters; log scale)")
     ax.set_ylabel("success rate (final m >= success level)")
     ax.set_ylim(-0.05, 1.05)
-    ax.set_title("Capacity against memory size (each point: one load P/N)")
+    ax.set_title("Capacity against memory size (each point: one load P/N;\n"
+                 "a Hebbian memory keeps N^2 synapses at every load, a vertical line)", fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
