@@ -184,6 +184,13 @@ def spiking_rate_jacobian(model, stimulus, seed: int | np.random.SeedSequence = 
 
     Cost: 2 K full simulations (encoding and every recall). Not run by the
     comparison unless asked. Returns (cue, N, K).
+
+    The probe needs input rates that are graded in the cue's values. The EC
+    channels of ``ca3-spiking-v1`` (:func:`hipposim.circuits.ca3.ec_channels`)
+    are on/off by the cue's sign, so for that model a perturbation leaves the
+    rates of known units unchanged (their columns measure 0) and switches
+    masked units on; the sketch becomes a rate Jacobian once the cue drives
+    graded rates.
     """
     rng = rng or np.random.default_rng(12345)
     d = rng.standard_normal((n_directions, stimulus.n_units))

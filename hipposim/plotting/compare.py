@@ -38,7 +38,8 @@ def plot_trajectories(results: dict[str, Any], stimulus=None, success_overlap: f
         ax.plot(x, traj, ["-", "--", "-.", ":"][k % 4], marker="osD^v<>"[k % 7] if len(x) < 30 else None,
                 color=PALETTE[k % len(PALETTE)], lw=2, ms=5, alpha=0.85, label=f"{label} ({what_of(ds, len(x))})")
     ax.axhline(success_overlap, color="0.5", ls=":", lw=1)
-    ax.text(0, success_overlap + 0.01, f"success level {success_overlap:g}", fontsize=8, color="0.4", va="bottom")
+    ax.text(0.99, success_overlap - 0.01, f"success level {success_overlap:g}", fontsize=8, color="0.4", va="top",
+            ha="right", transform=ax.get_yaxis_transform())
     ax.set_xlabel("processing step (time bin, update or layer; each model in its own unit)")
     if stimulus is not None:
         ax.set_ylabel("item-space overlap m = xi.s/N\nof the reconstruction with the target (mean over cues)")
