@@ -83,8 +83,8 @@ def plot_memory_and_input_dependence(table: dict[str, dict]):
     for k, label in enumerate(labels):
         m = table[label]
         if m.get("stored_numbers"):
-            a1.scatter(m["stored_numbers"], m["item_overlap"], s=80, color=PALETTE[k % len(PALETTE)], zorder=3, alpha=0.75,
-                       marker=markers[k % len(markers)], edgecolor="white",
+            a1.scatter(m["stored_numbers"], m["item_overlap"], s=80, color=PALETTE[k % len(PALETTE)], zorder=3,
+                       alpha=0.75, marker=markers[k % len(markers)], edgecolor="white",
                        label=f"{label}: {m['stored_numbers']:.3g} = {m.get('memory', '')}")
     a1.legend(frameon=False, fontsize=7, loc="lower left")
     a1.set_xscale("log")
