@@ -2,9 +2,10 @@
 
 ``hipposim compare`` takes a scenario (it is run first) or finished run folders
 that share one pattern set. It never simulates for a run folder: everything is
-drawn from saved results.
+drawn from saved results, except the finite-difference probes of the
+Jacobian (see :func:`compare_runs`).
 
-Fixed against input-dependent weights. A model's *effective weights* are the
+Fixed against input-dependent weights, by definition. A model's *effective weights* are the
 matrix that maps its input to its output at recall. For CA3 these are the
 learned recurrent synapses, for the feed-forward "cortex" the fitted W_1, W_2;
 both are the same for every cue. For attention (and the modern Hopfield
@@ -20,6 +21,8 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
+
+import numpy as np
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,8 @@ import numpy as np
 from .analysis import clean_json
 from .analysis.weights import comparison_metrics
 from .errors import HipposimError, RunFailed
-from .plotting.compare import plot_fixed_vs_dynamic, plot_graphs, plot_trajectories
+from .plotting.compare import (plot_fixed_vs_dynamic, plot_graphs, plot_memory_and_input_dependence,
+                               plot_trajectories)
 from .plotting.run import plot_image_recall
 from .plotting.style import mpl as _mpl
 from .run.folder import MANIFEST, RunData, RunFolder, load_run, package_versions, prepare_output, utc_now
@@ -82,19 +86,56 @@ def check_comparable(runs: list[RunData]) -> None:
                                 "sets or cues; compare runs of the same patterns, cues and seed")
 
 
-def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = None) -> dict:
-    """Write the comparison of finished, comparable runs into ``folder``; returns the metrics table."""
+def _rerun(run: RunData, label: str):
+    """A closure rebuilding the model behind ``label`` of ``run`` and its seed (for finite differences)."""
+    from .registry import registry
+    from .seeding import seed_streams
+
+    specs = run.scenario.get("models", [])
+    names = [m.get("label") or m.get("id") for m in specs]
+    if label not in names:
+        return None
+    index = names.index(label)
+    spec = specs[index]
+
+    def rebuild():
+        seed = seed_streams(int(run.scenario.get("seed", 0)))["models"].spawn(index + 1)[index]
+        return registry.make(spec["id"], spec.get("params") or {}), seed
+
+    return rebuild
+
+
+def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = None,
+                 spiking_jacobian: bool = False) -> dict:
+    """Write the comparison of finished, comparable runs into ``folder``; returns the metrics table.
+
+    Every model is judged on its reconstruction in item space with the
+    scenario's one success level (:data:`hipposim.analysis.weights.COLUMNS`).
+    The input dependence of each model's cue -> reconstruction map is measured
+    (:mod:`hipposim.analysis.jacobian`): from the saved result where a closed
+    form exists, else by finite differences, which rebuild the non-spiking
+    models from the saved scenario and seed and evaluate them on perturbed cues
+    (seconds). Spiking models are probed only with ``spiking_jacobian`` (two
+    full simulations per probe direction).
+    """
+    from .analysis.jacobian import result_jacobian
+
     check_comparable(runs)
     base = runs[0]
     results: dict[str, Any] = {}
+    reruns: dict[str, Any] = {}
     for run in runs:
         for label, ds in run.results.items():
             key = label if label not in results else f"{run.root.name}/{label}"
             results[key] = ds
+            reruns[key] = _rerun(run, label)
     from .scenario import AnalysisSpec
 
     analysis = AnalysisSpec(**base.scenario.get("analysis", {}))
-    table = {label: comparison_metrics(ds, analysis) for label, ds in results.items()}
+    stimulus = base.stimulus
+    table = {label: comparison_metrics(ds, analysis, stimulus,
+                                       jacobian=result_jacobian(ds, stimulus, reruns[label], spiking_jacobian))
+             for label, ds in results.items()}
     manifest = {"kind": "comparison", "status": "running", "inputs": [str(r.root) for r in runs],
                 "versions": package_versions(), "started": utc_now()}
     folder.write_json(MANIFEST, manifest)
@@ -108,10 +149,11 @@ def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = Non
                 figures.append(f"figures/{name}.{fmt}")
             plt.close(fig)
 
-    save(plot_trajectories(results), "trajectories")
-    if base.stimulus.image_shape is not None:
-        save(plot_image_recall(results, base.stimulus, cue=0), "recall")
-    save(plot_fixed_vs_dynamic(results), "fixed_vs_input_dependent")
+    save(plot_trajectories(results, stimulus, analysis.success_overlap), "trajectories")
+    if stimulus.image_shape is not None:
+        save(plot_image_recall(results, stimulus, cue=0), "recall")
+    save(plot_memory_and_input_dependence(table), "memory_and_input_dependence")
+    save(plot_fixed_vs_dynamic(results), "effective_weights_by_definition")
     save(plot_graphs(results), "graphs")
     folder.write_json("metrics.json", table)
     write_report(folder, title or f"hipposim comparison: {base.scenario.get('name', '')}", table, figures,
@@ -147,9 +189,11 @@ def compare_main(args) -> int:
         runs.append(run_scenario(scenario, out / "runs" / scenario.name, progress=not args.quiet,
                                  source=str(path)))
     table = compare_runs(runs, folder)
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for label, m in table.items():
-        wv = m.get("weight_variability")
-        print(f"{label:<24} final_overlap {m['final_overlap']:.3f}  success {m['success']!s:<5}  "
-              f"weight variability {'-' if wv is None else f'{wv:.3f}'}")
+        print(f"{label:<24} item overlap {m['final_overlap']:.3f}  success {m['success']!s:<5}  "
+              f"probed accuracy {fmt(m.get('probed_accuracy'), '.3f')}  "
+              f"stored numbers {fmt(m.get('stored_numbers'), '.3g')}  "
+              f"Jacobian variability {fmt(m.get('jacobian_variability'), '.3f')}")
     print(f"report: {out / 'report.html'}")
     return 0

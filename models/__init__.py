@@ -17,5 +17,7 @@ BUILTIN: dict[str, str] = {
     "hopfield-sparse-v1": "hipposim.models.hopfield_sparse:SparseHopfield",
     "ca3-spiking-v1": "hipposim.models.ca3_spiking:CA3Spiking",
     "transformer-block-v1": "hipposim.models.transformer_block:TransformerBlock",
-    "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaseline",
+    "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaselineV1",
+    "mlp-baseline-v2": "hipposim.models.mlp_baseline:MLPBaseline",
+    "autoencoder-v1": "hipposim.models.denoising_autoencoder:DenoisingAutoencoder",
 }

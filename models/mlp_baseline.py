@@ -1,21 +1,27 @@
-"""A fixed-weight feed-forward baseline: an autoencoder with no association step.
+"""A fixed-weight feed-forward baseline: the Transformer's feed-forward layer and residual, without attention.
 
-    y = FF(x) = phi(x W_1 + b_1) W_2 + b_2,      x <- y   for ``n_steps`` passes
+    x <- x + FF(LN(x)),      FF(h) = phi(h W_1 + b_1) W_2 + b_2,      for ``n_steps`` passes
 
-``W_1, b_1`` are fixed random features drawn from the run's rng; ``W_2, b_2``
-are fitted once by ridge regression (:func:`scipy.linalg.solve`, via
-:func:`hipposim.functional.ridge.ridge_regression`) to map every
-stored item to itself. At recall the weights never change: there is no step
-that compares the cue with the stored items and builds its weights from that
-comparison, as attention (or a Hopfield update) does. The state after each pass
-is read out as ``clip(y, -1, 1)`` (then ``(s + 1) / 2`` for binary coding), the
-same saturating readout as ``transformer-block-v1``.
+This is the Transformer block of ``transformer-block-v1`` with its attention
+read removed, trained the same way: ``W_1, b_1`` are fixed random features
+drawn from the run's rng; ``W_2, b_2`` are fitted once by ridge regression
+(:func:`hipposim.functional.ridge.ridge_regression`) so that ``FF(LN(c)) ~ item``
+for every stored item and ``train_cues`` masked copies of it (random units
+hidden, up to ``train_max_hidden`` of them, as the Transformer's
+``ff_train_cues``; or a named image region, ``train_mask``). The residual keeps
+the cue: on known units cue and estimate agree, on hidden units the estimate
+stands alone. The state after each pass is read out as ``clip(x, -1, 1)`` (then
+``(s + 1) / 2`` for binary coding), the Transformer's saturating readout.
 
-This is the control for the claim that completion needs an input-dependent
-memory read: on the 8 built-in images with the right half of apple hidden
-(seed 0, default parameters) its final overlap with apple is 0.51 (0.54 on average
-over the 8 images; 5 passes do no better), where
-``transformer-block-v1`` reaches 1.00 and the cue itself starts at 0.50.
+At recall the weights never change and nothing compares the cue with the
+stored items: the baseline is what a trained network without an associative
+memory read achieves. Items beyond the first ``fit_items`` are *not* trained
+on: they stand for items that arrive after training, which a memory stores in
+one shot (a Hebbian outer product, one more key and value) and a trained
+network can only learn by retraining.
+
+``mlp-baseline-v1`` (:class:`MLPBaselineV1`) keeps the first version: fitted on
+the clean items only, no layer norm, no residual.
 """
 from __future__ import annotations
 
@@ -24,12 +30,47 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from hipposim.functional.attention import feed_forward
 from hipposim.contract import Model, Params, standard_dataset
+from hipposim.functional.attention import feed_forward, layer_norm
 from hipposim.functional.coding import saturating_readout
-from hipposim.functional.ridge import ridge_regression
 from hipposim.functional.retrieval import overlaps
-from hipposim.stimuli import Stimulus
+from hipposim.functional.ridge import ridge_regression
+from hipposim.stimuli import REGIONS, Stimulus, region_mask
+
+TrainMask = Literal[("random",) + REGIONS]  # type: ignore[valid-type]
+
+
+def training_copies(items: np.ndarray, copies: int, max_hidden: float, mask: str,
+                    image_shape: tuple[int, int] | None, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The items and ``copies`` masked copies of each, with the item each copy should return.
+
+    ``mask="random"``: each copy hides a uniformly drawn fraction in
+    [0, ``max_hidden``) of random units (set to 0), as the Transformer's FF
+    training; a region name hides that image region in every copy (images only).
+    Returns (inputs, targets), both (items * (copies + 1), N).
+    """
+    n_items, n = items.shape
+    out = [items]
+    if mask != "random":
+        if image_shape is None:
+            raise ValueError(f"train_mask '{mask}' is an image region; these patterns are not images "
+                             "(use train_mask: random)")
+        hidden = region_mask(mask, image_shape)
+    for _ in range(copies):
+        if mask == "random":
+            hidden = rng.random((n_items, n)) < rng.uniform(0, max_hidden, size=(n_items, 1))
+        out.append(np.where(hidden, 0.0, items))
+    return np.concatenate(out), np.tile(items, (copies + 1, 1))
+
+
+def fit_count(fit_items: int | None, n_items: int) -> int:
+    """How many of the stored items are trained on (all when ``fit_items`` is None)."""
+    if fit_items is None:
+        return n_items
+    if fit_items > n_items:
+        raise ValueError(f"fit_items={fit_items} exceeds the {n_items} stored items")
+    return fit_items
 
 
 class MLPBaselineParams(Params):
@@ -37,43 +78,87 @@ class MLPBaselineParams(Params):
     activation: Literal["gelu", "relu"] = Field("gelu", description="nonlinearity (GELU is the exact erf form)")
     ridge_alpha: float = Field(1e-2, gt=0, description="ridge penalty of the fitted readout W_2, b_2")
     n_steps: int = Field(1, ge=1, le=100, description="passes through the network, feeding the output back")
+    train_cues: int = Field(16, ge=0, description="masked copies of each item, with the item itself, "
+                                                  "used to fit the readout (the Transformer's ff_train_cues)")
+    train_max_hidden: float = Field(0.6, ge=0, lt=1, description="largest fraction of units hidden in a "
+                                                                 "random training copy")
+    train_mask: TrainMask = Field("random", description="training copies: 'random' units hidden, or an "
+                                                        "image region hidden in every copy")
+    residual: bool = Field(True, description="add the FF output to the cue (x + FF(LN(x))), as the "
+                                             "Transformer's residual stream")
+    use_layer_norm: bool = Field(True, description="layer-norm the FF input, as the Transformer's pre-norm")
+    fit_items: int | None = Field(None, ge=1, description="train on the first k stored items only; the "
+                                                          "others arrive after training (None: all)")
 
 
 class MLPBaseline(Model):
-    """Fixed random hidden layer and a ridge-fitted readout, trained to map items to themselves."""
+    """The Transformer's feed-forward layer and residual, trained on masked copies, with no attention."""
 
-    description = ("MLP baseline: fixed-weight autoencoder (random GELU features + ridge readout) "
-                   "applied to the cue; no association step")
+    description = ("MLP baseline: random GELU features + ridge readout trained on masked copies of the "
+                   "items (as the Transformer's FF), residual path; no association step")
     Params = MLPBaselineParams
     step_unit = "update"
-    records = ("ff_weights", "ff_readout")
+    records = ("ff_weights", "ff_readout", "reconstruction_raw")
+
+    def _norm(self, x: np.ndarray) -> np.ndarray:
+        return layer_norm(x) if self.params.use_layer_norm else x
 
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
         p = self.params
         items = stimulus.bipolar_patterns().astype(np.float64)
-        n = items.shape[1]
+        n_items, n = items.shape
+        k = fit_count(p.fit_items, n_items)
         w1 = rng.standard_normal((n, p.hidden)) / np.sqrt(n)
         b1 = 0.5 * rng.standard_normal(p.hidden)
-        hidden = feed_forward(items, w1, b1, np.eye(p.hidden), np.zeros(p.hidden), p.activation)
-        design = np.hstack([hidden, np.ones((len(items), 1))])
-        solution = ridge_regression(design, items, p.ridge_alpha)
+        inputs, targets = training_copies(items[:k], p.train_cues, p.train_max_hidden, p.train_mask,
+                                          stimulus.image_shape, rng)
+        hidden = feed_forward(self._norm(inputs), w1, b1, np.eye(p.hidden), np.zeros(p.hidden), p.activation)
+        design = np.hstack([hidden, np.ones((len(hidden), 1))])
+        solution = ridge_regression(design, targets, p.ridge_alpha)
         self.readout_, self.readout_bias_ = solution[:-1], solution[-1]
 
         x = stimulus.bipolar_cues().astype(np.float64)
-        history = [x]
+        history, raw = [x], [x]
         for _ in range(p.n_steps):
-            x = saturating_readout(feed_forward(x, w1, b1, self.readout_, self.readout_bias_, p.activation),
-                                   "bipolar")
+            y = feed_forward(self._norm(x), w1, b1, self.readout_, self.readout_bias_, p.activation)
+            raw.append(x + y if p.residual else y)
+            x = saturating_readout(raw[-1], "bipolar")
             history.append(x)
         states = saturating_readout(np.stack(history, axis=1), stimulus.coding)
         ov = overlaps(states, stimulus.patterns, stimulus.coding)
         still = np.max(np.abs(np.diff(states, axis=1)), axis=2) < 1e-6
         converged = np.where(still.any(axis=1), np.argmax(still, axis=1), -1)
+        n_params = w1.size + b1.size + self.readout_.size + self.readout_bias_.size
         ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
-                              attrs={"model": "mlp-baseline-v1", "hidden": p.hidden,
-                                     "activation": p.activation, "n_steps": p.n_steps})
+                              attrs={"model": type(self).model_name, "hidden": p.hidden,
+                                     "activation": p.activation, "n_steps": p.n_steps,
+                                     "train_cues": p.train_cues, "train_mask": p.train_mask,
+                                     "residual": int(p.residual), "use_layer_norm": int(p.use_layer_norm),
+                                     "fit_items": k,
+                                     "stored_numbers": int(n_params),
+                                     "memory": "parameters (W_1, b_1 random; W_2, b_2 fitted)"})
+        ds["reconstruction_raw"] = (("cue", "step", "unit"), np.stack(raw, axis=1))
+        ds["reconstruction_raw"].attrs["description"] = "the stream before the saturating readout (bipolar)"
         ds["ff_weights"] = (("ff_in", "ff_hidden"), w1)
         ds["ff_weights"].attrs["description"] = "input weights W_1 (fixed, random)"
         ds["ff_readout"] = (("ff_hidden", "ff_out"), self.readout_)
-        ds["ff_readout"].attrs["description"] = "readout W_2 (fitted by ridge, items -> items)"
+        ds["ff_readout"].attrs["description"] = "readout W_2 (fitted by ridge on masked copies -> items)"
         return ds
+
+    model_name = "mlp-baseline-v2"
+
+
+class MLPBaselineV1Params(MLPBaselineParams):
+    train_cues: int = Field(0, ge=0, description="masked copies of each item used to fit the readout "
+                                                 "(v1: none, clean items only)")
+    residual: bool = Field(False, description="add the FF output to the cue (v1: no)")
+    use_layer_norm: bool = Field(False, description="layer-norm the FF input (v1: no)")
+
+
+class MLPBaselineV1(MLPBaseline):
+    """First version: readout fitted on the clean items only, no residual, no layer norm."""
+
+    description = ("MLP baseline v1: random GELU features + ridge readout fitted on the clean items only, "
+                   "no residual (kept so old scenarios keep their meaning)")
+    Params = MLPBaselineV1Params
+    model_name = "mlp-baseline-v1"

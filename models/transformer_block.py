@@ -46,6 +46,20 @@ step 0 (the cue itself) matches what the Hopfield models record.
 right half hidden (seed 0, defaults) attention puts >= 0.99 of its weight on
 the target, and the final overlap is 1.00 for every image (the cue: 0.50).
 
+**Score scale (beta's regime).** With layer norm, |LN(x)|^2 = N, so with
+the default beta = 1/sqrt(d_k) a single head scores ``sqrt(N) cos`` and beta's
+meaning depends on N. ``score_scale: unit`` puts queries and keys on the unit
+sphere (after layer norm), so beta multiplies the cosine similarity, as in
+``hopfield-modern-v1`` with ``normalize`` (then the default beta is
+sqrt(d_k), the same scores as the default raw scale). Every result records
+``beta_normalised = beta * mean |k|^2 / H``: the inverse temperature on cosine
+scores per head (exact for one head; for H heads it assumes each head carries
+1/H of the squared norm).
+
+**One-shot storage.** ``ff_fit_items: k`` fits the FF on the first k items
+only; the others enter the attention memory (one more key and value each)
+without any refit, as items that arrive after training.
+
 **Energy.** Recorded as NaN. The modern Hopfield energy is a Lyapunov function
 of the pure update ``xi <- X softmax(beta X^T xi)``; the residual sum and the
 FF step are not that update, so the energy need not fall across layers and
@@ -59,8 +73,8 @@ import numpy as np
 import scipy.linalg
 from pydantic import Field
 
-from hipposim.functional.attention import attention_beta, attention_entropy, feed_forward, layer_norm, multi_head_attention
-from hipposim.functional.coding import saturating_readout
+from hipposim.functional.attention import attention_entropy, feed_forward, layer_norm, multi_head_attention
+from hipposim.functional.coding import normalise_rows, saturating_readout
 from hipposim.functional.ridge import ridge_regression
 from hipposim.contract import Beta, Model, Params, standard_dataset
 from hipposim.functional.retrieval import overlaps
@@ -70,7 +84,8 @@ from hipposim.stimuli import Stimulus
 class TransformerBlockParams(Params):
     n_layers: int = Field(1, ge=1, le=64, description="number of stacked pre-norm blocks L")
     n_heads: int = Field(1, ge=1, description="attention heads; must divide the number of units")
-    beta: Beta | None = Field(None, description="inverse temperature of every head; None means 1/sqrt(d_k)")
+    beta: Beta | None = Field(None, description="inverse temperature of every head; None: 1/sqrt(d_k) on raw "
+                                                "scores, sqrt(d_k) when score_scale is unit")
     projection: Literal["identity", "orthogonal", "fitted"] = Field(
         "identity", description="W_Q, W_K, W_V: identity; a random orthogonal matrix per layer "
                                 "(W_O its transpose); or fitted whitening of the stored keys "
@@ -85,6 +100,12 @@ class TransformerBlockParams(Params):
                                                      "the item itself, to fit the FF readout")
     ff_train_max_hidden: float = Field(0.6, ge=0, lt=1, description="largest fraction of units hidden "
                                                                     "in a training copy")
+    score_scale: Literal["raw", "unit"] = Field("raw", description="raw: scores of the (layer-normed) "
+                                                "vectors; unit: queries and keys on the unit sphere, beta "
+                                                "multiplies the cosine (default beta then sqrt(d_k))")
+    ff_fit_items: int | None = Field(None, ge=1, description="fit the FF on the first k items only; the "
+                                                             "others are stored in the memory one-shot "
+                                                             "(None: all)")
 
 
 class TransformerBlock(Model):
@@ -95,7 +116,7 @@ class TransformerBlock(Model):
     Params = TransformerBlockParams
     step_unit = "layer"
     records = ("attention", "attention_entropy", "overlap_after_attention", "overlap_after_ff",
-               "ff_weights", "ff_readout")
+               "ff_weights", "ff_readout", "reconstruction_raw")
     knobs = {"beta": "beta"}
 
     @classmethod
@@ -136,10 +157,28 @@ class TransformerBlock(Model):
         w_q, w_k, w_v, w_o = w
         zeros = np.zeros_like(w_k)
         keys_source = layer_norm(items) if p.use_layer_norm else items
-        memory = np.hstack([keys_source, items])
         query = layer_norm(stream) if p.use_layer_norm else stream
+        if p.score_scale == "unit":
+            keys_source, query = normalise_rows(keys_source), normalise_rows(query)
+        memory = np.hstack([keys_source, items])
         return multi_head_attention(query[:, None, :], memory, w_q, np.vstack([w_k, zeros]),
-                                    np.vstack([zeros, w_v]), w_o, n_heads=p.n_heads, beta=p.beta)
+                                    np.vstack([zeros, w_v]), w_o, n_heads=p.n_heads, beta=self._beta(items))
+
+    def _beta(self, items: np.ndarray) -> float:
+        """The inverse temperature of every head (defaults: 1/sqrt(d_k) raw, sqrt(d_k) on the unit sphere)."""
+        p = self.params
+        d_k = items.shape[1] // p.n_heads
+        if p.beta is not None:
+            return float(p.beta)
+        return float(np.sqrt(d_k)) if p.score_scale == "unit" else float(1.0 / np.sqrt(d_k))
+
+    def _beta_normalised(self, items: np.ndarray) -> float:
+        """beta * mean |k|^2 / H: the inverse temperature on per-head cosine scores."""
+        p = self.params
+        keys = layer_norm(items) if p.use_layer_norm else items
+        if p.score_scale == "unit":
+            keys = normalise_rows(keys)
+        return self._beta(items) * float(np.mean(np.sum(keys * keys, axis=1))) / p.n_heads
 
     def _fit_ff(self, streams: np.ndarray, targets: np.ndarray, rng: np.random.Generator):
         """Random first layer; W_2, b_2 by ridge so that FF(LN(h)) ~ target item."""
@@ -174,14 +213,18 @@ class TransformerBlock(Model):
         n_items, n = items.shape
         if n % p.n_heads:
             raise ValueError(f"n_heads={p.n_heads} does not divide the {n} units of the patterns")
-        train, train_targets = self._training_streams(items, rng)
-        keys_source = layer_norm(items) if p.use_layer_norm else items
+        n_fit = n_items if p.ff_fit_items is None else p.ff_fit_items
+        if n_fit > n_items:
+            raise ValueError(f"ff_fit_items={n_fit} exceeds the {n_items} stored items")
+        train, train_targets = self._training_streams(items[:n_fit], rng)
+        seen = items[:n_fit]  # the items present during training
+        keys_source = layer_norm(seen) if p.use_layer_norm else seen
 
         # encoding: fix every layer's weights, fitting each FF on the streams it will see
         layers = []
         for _ in range(p.n_layers):
             w = self._projections(keys_source, rng)
-            after_attention = train + self._attend(train, items, w)[0][:, 0, :]
+            after_attention = train + self._attend(train, seen, w)[0][:, 0, :]
             ff = self._fit_ff(after_attention, train_targets, rng)
             train = after_attention + self._ff(after_attention, ff)
             layers.append((w, ff))
@@ -190,11 +233,13 @@ class TransformerBlock(Model):
         stream = stimulus.bipolar_cues().astype(np.float64)
         n_cues = len(stream)
         states, after_att, weights = [self._readout(stream, stimulus)], [self._readout(stream, stimulus)], []
+        raw = [stream]
         for w, ff in layers:
             read, att = self._attend(stream, items, w)
             stream = stream + read[:, 0, :]
             after_att.append(self._readout(stream, stimulus))
             stream = stream + self._ff(stream, ff)
+            raw.append(stream)
             states.append(self._readout(stream, stimulus))
             weights.append(att[:, :, 0, :])  # (cue, head, memory)
         states, after_att = np.stack(states, axis=1), np.stack(after_att, axis=1)
@@ -205,7 +250,13 @@ class TransformerBlock(Model):
         ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
                               attrs={"model": "transformer-block-v1",
                                      "n_layers": p.n_layers, "n_heads": p.n_heads,
-                                     "beta": attention_beta(p.beta, n // p.n_heads),
+                                     "beta": self._beta(items),
+                                     "score_scale": p.score_scale,
+                                     "beta_normalised": self._beta_normalised(items),
+                                     "ff_fit_items": n_fit,
+                                     "stored_numbers": int(items.size + sum(
+                                         sum(a.size for a in ff) for _, ff in layers)),
+                                     "memory": "P x N stored entries (the items) + FF parameters",
                                      "projection": p.projection, "activation": p.activation,
                                      "use_layer_norm": int(p.use_layer_norm),
                                      "energy_note": "NaN: the residual stack has no Lyapunov energy"})
@@ -218,6 +269,8 @@ class TransformerBlock(Model):
         ds["overlap_after_attention"] = (("cue", "step", "pattern"),
                                          overlaps(after_att, stimulus.patterns, stimulus.coding))
         ds["overlap_after_ff"] = ds["overlap"].copy()
+        ds["reconstruction_raw"] = (("cue", "step", "unit"), np.stack(raw, axis=1))
+        ds["reconstruction_raw"].attrs["description"] = "the residual stream before the saturating readout"
         ds["overlap_after_attention"].attrs["description"] = "step 0: the cue"
         first_w1, _, first_w2, _ = layers[0][1]
         ds["ff_weights"] = (("ff_in", "ff_hidden"), first_w1)

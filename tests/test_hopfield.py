@@ -168,3 +168,39 @@ def test_modern_energy_formula():
     m = max(np.linalg.norm(r) for r in x)
     expected = -lse + 0.5 * xi @ xi + np.log(12) / beta + 0.5 * m * m
     assert modern_hopfield_energy(xi[None], x, beta)[0] == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- beta's regime
+
+def test_beta_is_recorded_on_the_cosine_scale():
+    """Raw +-1 items have |x|^2 = N, so beta = 8 at N = 64 is beta_normalised = 512; on the unit sphere it is 8."""
+    rng = np.random.default_rng(0)
+    x = random_bipolar(20, 64, rng)
+    stim = make_stimulus(x, x[:3].copy(), [0, 1, 2])
+    raw = ModernHopfield(beta=8.0, max_steps=1).run(stim, rng)
+    unit = ModernHopfield(beta=8.0, normalize=True, max_steps=1).run(stim, rng)
+    assert raw.attrs["beta_normalised"] == pytest.approx(512.0)
+    assert unit.attrs["beta_normalised"] == pytest.approx(8.0)
+    # the same cosine temperature gives the same read
+    same = ModernHopfield(beta=8.0 / 64, max_steps=1).run(stim, rng)
+    np.testing.assert_allclose(same["attention"].values[:, 1], unit["attention"].values[:, 1], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_separation_condition_marks_the_regimes(seed):
+    """Ramsauer et al. Theorem 3 on the unit sphere: where every item is separated, noisy cues are retrieved;
+    at a cosine temperature far below the bound the read averages and recall fails.
+
+    P = 200 items of N = 100 (load 2, far beyond the classical 0.138), 10% flipped units.
+    """
+    rng = np.random.default_rng(seed)
+    x = random_bipolar(200, 100, rng)
+    cues = np.array([noisy_cue(x[i], 0.1, "bipolar", rng) for i in range(30)])
+    stim = make_stimulus(x, cues, range(30))
+    hot = ModernHopfield(beta=60.0, normalize=True, max_steps=5).run(stim, rng)
+    cold = ModernHopfield(beta=2.0, normalize=True, max_steps=5).run(stim, rng)
+    assert hot.attrs["separated_fraction"] == 1.0
+    assert cold.attrs["separated_fraction"] == 0.0
+    final = lambda ds: ds["overlap"].values[np.arange(30), -1, np.arange(30)]  # noqa: E731
+    assert final(hot).min() >= 0.99
+    assert final(cold).mean() <= 0.5

@@ -16,6 +16,11 @@ The keys of :func:`recall_metrics` are stable; users script against them:
 ``step_unit``          what a step counts ("update", "layer", "ms")
 ``attention_entropy``  entropy (nats) of the last attention read, for models that attend (else null)
 ``overlap_entropy``    entropy (nats) of the final positive overlaps normalised to sum 1 (0: one item)
+
+``overlap`` is each model's own measure (``attrs["overlap_measure"]``: item
+space, or CA3's code correlation). :func:`item_space_metrics` computes the
+measures that compare models: the overlap m = xi.s/N of the reconstruction
+``state`` in item space, and the accuracy on the hidden or corrupted units only.
 """
 from __future__ import annotations
 
@@ -143,3 +148,79 @@ def recall_metrics(ds, success_overlap: float = 0.9) -> dict[str, Any]:
         },
     }
     return clean_json(out)
+
+
+# --------------------------------------------------------------------------- item space
+
+def as_bipolar(x: np.ndarray, coding: str) -> np.ndarray:
+    """Item-space values as {-1..+1}: bipolar values unchanged, 0/1 values mapped by 2x - 1."""
+    x = np.asarray(x, dtype=float)
+    return x if coding == "bipolar" else 2.0 * x - 1.0
+
+
+def probed_units(stimulus) -> np.ndarray:
+    """(cue, unit) bool: the units a cue does not give correctly, where recall has work to do.
+
+    Hidden units (``stimulus.known`` is False) and corrupted units (the cue's
+    value differs from the target's: the flipped units of a noisy cue, the
+    other item's units of a mixture). A cue that is the target itself probes
+    no unit.
+    """
+    target = stimulus.patterns[np.asarray(stimulus.targets, dtype=int)]
+    return ~np.asarray(stimulus.known, dtype=bool) | (np.asarray(stimulus.cues) != target)
+
+
+def item_overlap_trajectory(ds, stimulus) -> np.ndarray:
+    """(cue, step) item-space overlap m = xi . s / N of the reconstruction ``state`` with the target.
+
+    Both the target xi and the reconstruction s are read in bipolar values
+    (0/1 items by 2x - 1), so m = 1 is perfect recall, 0 is chance and the
+    same formula applies to every model, whatever its internal code (Amit,
+    Gutfreund & Sompolinsky 1985, the overlap of the Hopfield literature).
+    """
+    state = as_bipolar(ds["state"].values, stimulus.coding)  # (cue, step, unit)
+    xi = as_bipolar(stimulus.patterns[ds["target"].values.astype(int)], stimulus.coding)  # (cue, unit)
+    return np.einsum("csu,cu->cs", state, xi) / xi.shape[1]
+
+
+def item_space_metrics(ds, stimulus, success_overlap: float = 0.9) -> dict[str, Any]:
+    """Headline recall measures on the reconstruction in item space, the same for every model.
+
+    Keys:
+
+    ``item_overlap``          mean over cues of the final m = xi . s / N (see :func:`item_overlap_trajectory`)
+    ``item_success_rate``     fraction of cues whose final m reached ``success_overlap``
+    ``item_success``          True when every cue did
+    ``probed_accuracy``       mean over cues of the fraction of hidden or corrupted units (:func:`probed_units`)
+                              whose reconstructed sign matches the target (a 0 counts as wrong; 0.5 is chance)
+    ``cue_item_overlap``      mean m of the cue itself (what recall starts from)
+    ``cue_probed_accuracy``   the same accuracy of the cue itself (0 for masked and flipped units)
+    ``success_overlap``       the level used (the scenario's ``analysis.success_overlap``)
+    """
+    traj = item_overlap_trajectory(ds, stimulus)
+    final = traj[:, -1]
+    probe = probed_units(stimulus)
+    xi = as_bipolar(stimulus.patterns[ds["target"].values.astype(int)], stimulus.coding)
+    recon = np.sign(as_bipolar(ds["state"].values[:, -1], stimulus.coding))
+    cue = np.sign(np.where(stimulus.known, as_bipolar(stimulus.cues, stimulus.coding), 0.0))
+    n_probe = probe.sum(axis=1)
+
+    def acc(s):
+        hits = ((s == xi) & probe).sum(axis=1)
+        if not np.any(n_probe > 0):
+            return None
+        return float(np.mean(hits[n_probe > 0] / n_probe[n_probe > 0]))
+
+    ok = final >= success_overlap
+    cue_m = np.einsum("cu,cu->c", np.where(stimulus.known, as_bipolar(stimulus.cues, stimulus.coding), 0.0),
+                      xi) / xi.shape[1]
+    return clean_json({
+        "item_overlap": float(np.mean(final)),
+        "item_success_rate": float(np.mean(ok)),
+        "item_success": bool(np.all(ok)),
+        "probed_accuracy": acc(recon),
+        "cue_item_overlap": float(np.mean(cue_m)),
+        "cue_probed_accuracy": acc(cue),
+        "success_overlap": float(success_overlap),
+        "per_cue_item_overlap": final.tolist(),
+    })

@@ -1,6 +1,11 @@
-"""Effective weights and the comparison table: fixed against input-dependent weights.
+"""The comparison table, and effective weights by definition.
 
-Fixed against input-dependent weights. A model's *effective weights* are the
+The table's headline measures are item-space measures of every model's
+reconstruction (:func:`hipposim.analysis.recall.item_space_metrics`), its
+memory size, and its measured input dependence
+(:mod:`hipposim.analysis.jacobian`).
+
+Effective weights, by definition. A model's *effective weights* are the
 matrix that maps its input to its output at recall. For CA3 these are the
 learned recurrent synapses, for the feed-forward "cortex" the fitted W_1, W_2;
 both are the same for every cue. For attention (and the modern Hopfield
@@ -9,7 +14,12 @@ reported is the *weight variability across cues*,
 
     v = mean_ij std_c(W_ij^(c)) / mean_ij |W_ij|,
 
-which is 0 for weights that do not depend on the input.
+which is 0 for weights that do not depend on the input. This is a
+definition, not a measurement: fixed models report 0 because their weights are
+broadcast copies, and for attention it is the spread of softmax probabilities,
+which are activations. The table reports it as
+``weight_variability_by_definition``; the measured counterpart is the
+variability of the Jacobian of the cue -> reconstruction map.
 """
 from __future__ import annotations
 
@@ -49,27 +59,133 @@ def effective_weights(ds) -> tuple[np.ndarray | None, str]:
     return None, ""
 
 
-def comparison_metrics(ds, analysis=None) -> dict[str, Any]:
-    """The comparison table's entry of one model (keys documented in the README).
+def memory_size(ds, stimulus=None) -> tuple[int | None, str]:
+    """How many numbers a model keeps to recall its items, and what they are.
 
-    ``analysis`` is the scenario's analysis section (its success levels).
+    Models that know record ``attrs["stored_numbers"]`` and ``attrs["memory"]``
+    (attention and the modern network: the P x N item entries; the MLP and the
+    autoencoder: their parameters). Otherwise: a Hebbian matrix counts N^2
+    synapses; spiking CA3 its recurrent and Schaffer synapses plus the fitted
+    cortex readout ((N_CA1 + 1) x N).
     """
+    if "stored_numbers" in ds.attrs:
+        return int(ds.attrs["stored_numbers"]), str(ds.attrs.get("memory", ""))
+    n = ds.sizes["unit"]
+    if "ee_synapse" in ds.dims:
+        count = ds.sizes["ee_synapse"] + ds.sizes.get("sc_synapse", 0)
+        n_ca1 = ds.sizes.get("ca1_unit", 0)
+        return int(count + (n_ca1 + 1) * n), "CA3 recurrent + Schaffer synapses + cortex readout"
+    if "weights" in ds or str(ds.attrs.get("model_id", "")).startswith("hopfield-"):
+        return int(n * n), "N^2 synapses"
+    return None, ""
+
+
+#: The comparison table's columns: key -> what it is (the report's column headers read this)
+COLUMNS: dict[str, str] = {
+    "item_overlap": "final item-space overlap m = xi.s/N of the reconstruction with the target (mean over cues)",
+    "item_success_rate": "fraction of cues whose final m reached the scenario's success_overlap",
+    "probed_accuracy": "sign accuracy on the hidden or corrupted units only (0.5 = chance)",
+    "cue_item_overlap": "m of the cue itself",
+    "steps_to_success": "first step at which the mean m reached success_overlap (model's step unit)",
+    "max_other_overlap": "largest final |m| with a non-target item (mean over cues)",
+    "non_target_recalls": "cues whose reconstruction is closest to another item",
+    "own_overlap": "the model's own overlap measure (own_overlap_measure), model-internal",
+    "own_overlap_measure": "item (m in item space) or code_correlation (CA3: Pearson r with its CA3 code)",
+    "stored_numbers": "numbers the model keeps to recall (entries, synapses or parameters)",
+    "memory": "what those numbers are",
+    "capacity_per_number": "items recalled (P x success rate) per stored number",
+    "jacobian_variability": "measured: mean_ij std_cues J_ij / mean_ij |J_ij| of d reconstruction / d cue",
+    "jacobian_mean_abs": "mean |J_ij| (a near-zero map makes the variability meaningless)",
+    "jacobian_method": "closed form or finite differences",
+    "beta_normalised": "inverse temperature on cosine scores (attention and modern Hopfield)",
+    "weight_variability_by_definition": "variability of the 'effective weights' as defined (not measured)",
+}
+
+
+def comparison_metrics(ds, analysis=None, stimulus=None, jacobian: dict | None = None) -> dict[str, Any]:
+    """The comparison table's entry of one model (columns in :data:`COLUMNS`).
+
+    The headline measures are computed on the reconstruction in item space
+    (:func:`hipposim.analysis.recall.item_space_metrics`) with the scenario's
+    one success level ``analysis.success_overlap``, the same for every model.
+    The model's own overlap measure (CA3's code correlation) is kept as a
+    separate, labelled column. ``jacobian`` is the measured input dependence
+    (:func:`hipposim.analysis.jacobian.result_jacobian`); the old weight
+    variability, which is 0 or not by construction, is reported under a name
+    that says so.
+    """
+    from .recall import item_overlap_trajectory, item_space_metrics, as_bipolar
+
     m = model_metrics(ds, analysis)
-    final = ds["overlap"].values[:, -1, :]
-    wrong = np.argmax(final, axis=1) != ds["target"].values.astype(int)
+    success = float(getattr(analysis, "success_overlap", 0.9))
     weights, what = effective_weights(ds)
-    entry = {
-        "final_overlap": m["final_overlap"],
-        "success": m["success"],
-        "success_rate": m["success_rate"],
-        "steps_to_09": m["steps_to_09"],
+    entry: dict[str, Any] = {}
+    if stimulus is not None:
+        item = item_space_metrics(ds, stimulus, success)
+        traj = item_overlap_trajectory(ds, stimulus).mean(axis=0)
+        steps = ds["step"].values
+        hit = np.flatnonzero(traj >= success)
+        state = as_bipolar(ds["state"].values[:, -1], stimulus.coding)
+        every = state @ as_bipolar(stimulus.patterns, stimulus.coding).T / state.shape[1]  # (cue, pattern)
+        targets = ds["target"].values.astype(int)
+        others = np.abs(every).copy()
+        others[np.arange(len(targets)), targets] = -np.inf
+        n_stored, memory = memory_size(ds, stimulus)
+        recalled = stimulus.n_patterns * item["item_success_rate"]
+        entry.update({
+            "item_overlap": item["item_overlap"],
+            "item_success": item["item_success"],
+            "item_success_rate": item["item_success_rate"],
+            "probed_accuracy": item["probed_accuracy"],
+            "cue_item_overlap": item["cue_item_overlap"],
+            "steps_to_success": float(steps[hit[0]]) if hit.size else None,
+            "max_other_overlap": float(np.mean(others.max(axis=1))) if every.shape[1] > 1 else 0.0,
+            "non_target_recalls": int(np.sum(np.argmax(every, axis=1) != targets)),
+            "stored_numbers": n_stored,
+            "memory": memory,
+            "capacity_per_number": (recalled / n_stored) if n_stored else None,
+            "per_cue_item_overlap": item["per_cue_item_overlap"],
+        })
+    entry.update({
+        "success_overlap": success,
+        "own_overlap": m["final_overlap"],
+        "own_overlap_measure": str(ds.attrs.get("overlap_measure", "item")),
+        "own_success_overlap": m["success_overlap"],
         "step_unit": m["step_unit"],
         "energy_descent": m["energy_descent"],
-        "max_other_overlap": m["max_other_overlap"],
-        "non_target_recalls": int(wrong.sum()),
-        "weight_variability": None if weights is None else weight_variability(weights),
+        "weight_variability_by_definition": None if weights is None else weight_variability(weights),
         "weights": what,
-    }
+    })
+    for key in ("beta_normalised", "separated_fraction", "score_scale"):
+        if key in ds.attrs:
+            entry[key] = ds.attrs[key]
+    if jacobian:
+        entry.update(jacobian)
     if m["step_unit"] == "ms":
-        entry["ms_to_09"] = m["steps_to_09"]
+        entry["ms_to_success"] = entry.get("steps_to_success")
+    # the keys earlier reports and scripts read, now on the item-space measure
+    entry["final_overlap"] = entry.get("item_overlap", m["final_overlap"])
+    entry["success"] = entry.get("item_success", m["success"])
+    entry["success_rate"] = entry.get("item_success_rate", m["success_rate"])
     return clean_json(entry)
+
+
+def stored_numbers_formula(model_id: str, params: dict, n_units: int, n_items: int) -> int | None:
+    """The stored numbers of a model from its id, parameters, N and P (for sweeps, which keep no datasets).
+
+    Hebbian networks: N^2 synapses. Modern Hopfield: P x N entries. Transformer: P x N entries plus
+    L feed-forward layers of 2 N h + h + N numbers (h = ff_hidden). MLP and autoencoder: 2 N h + h + N
+    parameters. None where the count depends on a simulation (spiking CA3).
+    """
+    base = model_id.split("-v")[0]
+    if base in ("hopfield-classical", "hopfield-sparse"):
+        return n_units * n_units
+    if base == "hopfield-modern":
+        return n_items * n_units
+    if base == "transformer-block":
+        h = int(params.get("ff_hidden", 512))
+        return n_items * n_units + int(params.get("n_layers", 1)) * (2 * n_units * h + h + n_units)
+    if base in ("mlp-baseline", "autoencoder"):
+        h = int(params.get("hidden", 512 if base == "mlp-baseline" else 256))
+        return 2 * n_units * h + h + n_units
+    return None

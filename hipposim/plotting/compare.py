@@ -5,29 +5,107 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.recall import target_overlap
+from ..analysis.recall import item_overlap_trajectory, target_overlap
 from .run import plot_image_recall
 from .style import PALETTE, mpl as _mpl
 
 
-def plot_trajectories(results: dict[str, Any]):
-    """Target overlap of every model on one shared 'processing step' axis."""
+def plot_trajectories(results: dict[str, Any], stimulus=None, success_overlap: float = 0.9):
+    """Item-space overlap m = xi.s/N of every model's reconstruction on one shared 'processing step' axis.
+
+    With the stimulus, every model is drawn on the same measure (left panel),
+    with the scenario's success level. Models whose own overlap is another
+    measure (spiking CA3's code correlation) get a second, labelled panel.
+    Without the stimulus, each model's own ``overlap`` is drawn and the y-axis
+    says so.
+    """
     plt = _mpl()
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    for k, (label, ds) in enumerate(results.items()):
-        traj = target_overlap(ds).mean(axis=0)
+    internal = {label: ds for label, ds in results.items()
+                if ds.attrs.get("overlap_measure", "item") != "item"}
+    ncols = 2 if (stimulus is not None and internal) else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(8 + 4.5 * (ncols - 1), 4.4), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.6, 1][:ncols]})
+    ax = axes[0, 0]
+
+    def what_of(ds, n):
         unit = str(ds["step"].attrs.get("units", "update"))
-        x = np.arange(len(traj))
-        what = {"ms": f"{np.diff(ds['step'].values[:2])[0]:.0f}-ms bins" if len(traj) > 1 else "ms",
+        return {"ms": f"{np.diff(ds['step'].values[:2])[0]:.0f}-ms bins" if n > 1 else "ms",
                 "update": "updates", "layer": "layers"}.get(unit, unit)
+
+    for k, (label, ds) in enumerate(results.items()):
+        traj = (item_overlap_trajectory(ds, stimulus) if stimulus is not None else target_overlap(ds)).mean(axis=0)
+        x = np.arange(len(traj))
         ax.plot(x, traj, ["-", "--", "-.", ":"][k % 4], marker="osD^v<>"[k % 7] if len(x) < 30 else None,
-                color=PALETTE[k % len(PALETTE)], lw=2, ms=5, alpha=0.85, label=f"{label} ({what})")
-    ax.axhline(0.9, color="0.5", ls=":", lw=1)
+                color=PALETTE[k % len(PALETTE)], lw=2, ms=5, alpha=0.85, label=f"{label} ({what_of(ds, len(x))})")
+    ax.axhline(success_overlap, color="0.5", ls=":", lw=1)
+    ax.text(0.99, success_overlap - 0.01, f"success level {success_overlap:g}", fontsize=8, color="0.4", va="top",
+            ha="right", transform=ax.get_yaxis_transform())
     ax.set_xlabel("processing step (time bin, update or layer; each model in its own unit)")
-    ax.set_ylabel("overlap with target (mean over cues)")
+    if stimulus is not None:
+        ax.set_ylabel("item-space overlap m = xi.s/N\nof the reconstruction with the target (mean over cues)")
+        ax.set_title("Recall in item space: every model on one measure")
+    else:
+        ax.set_ylabel("each model's own overlap measure with the target")
+        ax.set_title("Retrieval over processing steps (own measures)")
     ax.set_ylim(-0.05, 1.05)
-    ax.legend(frameon=False, loc="lower right", fontsize=9)
-    ax.set_title("Retrieval over processing steps")
+    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    if ncols == 2:
+        ax2 = axes[0, 1]
+        for k, (label, ds) in enumerate(results.items()):
+            if label not in internal:
+                continue
+            traj = target_overlap(ds).mean(axis=0)
+            ax2.plot(np.arange(len(traj)), traj, color=PALETTE[k % len(PALETTE)], lw=2,
+                     label=f"{label}: {ds.attrs.get('overlap_measure')}")
+        ax2.set_ylim(-0.05, 1.05)
+        ax2.set_xlabel("processing step (each model in its own unit)")
+        ax2.set_ylabel("model-internal overlap (not item space)")
+        ax2.set_title("Model-internal measure (e.g. CA3 code correlation)", fontsize=10)
+        ax2.legend(frameon=False, fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_memory_and_input_dependence(table: dict[str, dict]):
+    """Two panels from the comparison table: recall against memory size, and the measured Jacobian variability.
+
+    Left: item-space overlap against the numbers each model stores (log
+    scale; entries, synapses or parameters). Right: the variability across
+    cues of the Jacobian d reconstruction / d cue, with mean |J_ij| written
+    on each bar (a variability of a near-zero map means little).
+    """
+    plt = _mpl()
+    labels = [k for k, m in table.items() if m.get("item_overlap") is not None]
+    if not labels:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1.25, 1]})
+    markers = "osD^v<>p*h"
+    for k, label in enumerate(labels):
+        m = table[label]
+        if m.get("stored_numbers"):
+            a1.scatter(m["stored_numbers"], m["item_overlap"], s=80, color=PALETTE[k % len(PALETTE)], zorder=3,
+                       alpha=0.75, marker=markers[k % len(markers)], edgecolor="white",
+                       label=f"{label}: {m['stored_numbers']:.3g} = {m.get('memory', '')}")
+    a1.legend(frameon=False, fontsize=7, loc="lower left")
+    a1.set_xscale("log")
+    a1.set_xlabel("stored numbers (entries, synapses or parameters; log scale)")
+    a1.set_ylabel("item-space overlap m (mean over cues)")
+    a1.set_ylim(-0.05, 1.05)
+    a1.set_title("Recall against memory size", fontsize=10)
+    vals = [table[label].get("jacobian_variability") for label in labels]
+    x = np.arange(len(labels))
+    a2.bar(x, [0 if v is None else v for v in vals], color=[PALETTE[k % len(PALETTE)] for k in range(len(labels))])
+    for xi, label, v in zip(x, labels, vals):
+        m = table[label]
+        method = str(m.get("jacobian_method", ""))
+        txt = (f"mean|J| {m.get('jacobian_mean_abs', 0):.1e}" if v is not None
+               else "flat map (J ~ 0)" if "flat" in method else "not measured")
+        a2.text(xi, (v or 0) + 0.02, txt, ha="center", fontsize=7, rotation=90, va="bottom")
+    a2.set_xticks(x, labels, rotation=30, fontsize=8)
+    a2.set_ylabel("Jacobian variability across cues\nmean std_c J_ij / mean |J_ij|")
+    a2.set_ylim(0, max([1.0] + [v + 0.6 for v in vals if v is not None]))
+    a2.set_title("Input dependence, measured: d reconstruction / d cue", fontsize=10)
+    fig.tight_layout()
     return fig
 
 
@@ -81,7 +159,8 @@ def plot_fixed_vs_dynamic(results: dict[str, Any], n_cues: int = 3):
         ax.set_xlabel("stored item (memory)", fontsize=8)
         ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle("Fixed weights (left) against attention weights recomputed for each cue (right)", y=1.03)
+    fig.suptitle("Effective weights by definition (not a measurement): stored weights (left), attention "
+                 "probabilities recomputed for each cue (right)", y=1.03)
     fig.tight_layout()
     return fig
 
@@ -148,5 +227,49 @@ def plot_graphs(results: dict[str, Any], per_item: int = 8):
             nx.draw_networkx_nodes(g, pos, ax=ax, node_size=700, node_color=["#edae49"] +
                                    [PALETTE[1]] * (g.number_of_nodes() - 1))
             nx.draw_networkx_labels(g, pos, ax=ax, font_size=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_capacity_against_memory(ds, models: list[dict]):
+    """A capacity sweep drawn against memory size instead of load: success rate against stored numbers.
+
+    ``ds`` is a capacity sweep dataset (``sweep.nc``: success_rate(task, model)
+    with coords n_units, n_patterns); ``models`` the scenario's model entries
+    (id, label, params), from which
+    :func:`hipposim.analysis.weights.stored_numbers_formula` gives each model's
+    stored numbers at every point. One line per model and network size.
+    """
+    from ..analysis.weights import stored_numbers_formula
+
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    sizes = np.unique(ds["n_units"].values)
+    for k, spec in enumerate(models):
+        label = spec.get("label") or spec["id"]
+        if label not in list(ds["model"].values):
+            continue
+        for j, n in enumerate(sizes):
+            sel = ds["n_units"].values == n
+            counts = np.unique(ds["n_patterns"].values[sel])
+            xs, ys = [], []
+            for p in counts:
+                pick = sel & (ds["n_patterns"].values == p)
+                v = ds["success_rate"].sel(model=label).values[pick]
+                size = stored_numbers_formula(spec["id"], spec.get("params") or {}, int(n), int(p))
+                if size is None or not np.isfinite(v).any():
+                    continue
+                xs.append(size)
+                ys.append(np.nanmean(v))
+            if xs:
+                ax.plot(xs, ys, ["-", "--"][j % 2], marker="osD^v<>"[k % 7], color=PALETTE[k % len(PALETTE)],
+                        label=f"{label}, N = {n}")
+    ax.set_xscale("log")
+    ax.set_xlabel("stored numbers (entries, synapses or parameters; log scale)")
+    ax.set_ylabel("success rate (final m >= success level)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("Capacity against memory size (each point: one load P/N;\n"
+                 "a Hebbian memory keeps N^2 synapses at every load, a vertical line)", fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
