@@ -38,11 +38,12 @@ def cmd_run(args) -> int:
 
 
 def _print_metrics(metrics: dict) -> None:
-    rows = [("model", "final_overlap", "success", "steps_to_converge", "final_energy")]
+    """One line per model: the item-space headline measures first, then the model's own overlap."""
+    cols = ("item_overlap", "item_success", "probed_accuracy", "final_overlap", "steps_to_converge", "final_energy")
+    rows = [("model",) + tuple("own_overlap" if c == "final_overlap" else c for c in cols)]
     fmt = lambda v: "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
     for label, m in metrics.items():
-        rows.append((label, fmt(m.get("final_overlap")), fmt(m.get("success")),
-                     fmt(m.get("steps_to_converge")), fmt(m.get("final_energy"))))
+        rows.append((label,) + tuple(fmt(m.get(c)) for c in cols))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))

@@ -51,9 +51,9 @@ def write_report(folder: RunFolder, title: str, table: dict, figures: list[str],
     from .report_page import recall_frames, render_page, svg_uri
     from .results import metrics_table_html
 
-    cols = ("final_overlap", "success", "steps_to_09", "step_unit", "energy_descent", "max_other_overlap",
-            "non_target_recalls", "weight_variability")
-    cols = tuple(c for c in cols if any(c in m for m in table.values()))
+    from .analysis.weights import COLUMNS
+
+    cols = tuple(c for c in COLUMNS if any(c in m for m in table.values()))
     svgs = {Path(f).with_suffix("") for f in figures if f.endswith(".svg")}
     embedded = []
     for f in figures:
@@ -64,8 +64,11 @@ def write_report(folder: RunFolder, title: str, table: dict, figures: list[str],
             embedded.append((Path(f).stem.replace("_", " "), "data:image/png;base64," + base64.b64encode(
                 p.read_bytes()).decode()))
     frames = recall_frames(results, stimulus, PALETTE) if results and stimulus is not None else None
-    intro = ("Weight variability: mean over entries of the std across cues of the effective weights, over "
-             "their mean magnitude (0 for fixed weights).")
+    intro = ("Headline columns are measured on each model's reconstruction in item space, with the "
+             "scenario's one success level: " + "; ".join(f"{c}: {COLUMNS[c]}" for c in cols[:4]) + ". "
+             "own_overlap is the model's internal measure (CA3: correlation with its CA3 code). "
+             "jacobian_variability is measured (d reconstruction / d cue, across cues); "
+             "weight_variability_by_definition is true by construction and is shown as a definition.")
     page = render_page(title, utc_now(), versions.get("hipposim", ""),
                        metrics_table_html(table, cols, table_id="metrics").replace("<table", '<table class="sortable"', 1),
                        html.escape(intro), frames, embedded, scenario_yaml(scenario), versions)

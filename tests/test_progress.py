@@ -62,4 +62,4 @@ def test_quiet_prints_nothing_but_errors(tmp_path, write_yaml, capsys):
     out, err = capsys.readouterr()
     assert out == "" and "already exists" in err
     assert main(["run", str(path), "--out", str(tmp_path / "run2"), "--no-figures"]) == 0
-    assert "final_overlap" in capsys.readouterr().out
+    assert "item_overlap" in capsys.readouterr().out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .recall import clean_json, recall_metrics, success_level, target_overlap  # noqa: F401
+from .recall import clean_json, item_space_metrics, recall_metrics, success_level, target_overlap  # noqa: F401
 from .firing import firing_metrics
 from .spiking import REQUIRES as _SPIKING, spiking_metrics
 
@@ -31,6 +31,11 @@ def model_metrics(ds, analysis=None, stimulus=None) -> dict[str, Any]:
     code_success = getattr(analysis, "code_success_overlap", 0.8)
     level = success_level(ds, success, code_success)
     out = recall_metrics(ds, level)
+    if stimulus is not None:
+        # the headline measures, the same for every model: the reconstruction in item space
+        item = item_space_metrics(ds, stimulus, success)
+        item["item_success_overlap"] = item.pop("success_overlap")
+        out.update(item)
     for needs, group in METRIC_GROUPS:
         if all(name in ds for name in needs):
             out.update(group(ds, level, stimulus))
