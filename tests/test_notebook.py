@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from .conftest import ROOT, SCENARIOS
 
@@ -34,7 +35,8 @@ def test_quickstart_notebook_runs_the_flagship(tmp_path, monkeypatch):
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     text = [_outputs(c) for c in code]
-    assert "brain_vs_transformer - 5 models, seed 7" in text[0]
+    flagship = yaml.safe_load((SCENARIOS / "brain_vs_transformer.yaml").read_text())
+    assert f"brain_vs_transformer - {len(flagship['models'])} models, seed {flagship['seed']}" in text[0]
     # the run shows itself as a metrics table with figures
     assert "<table" in text[1] and "final_overlap" in text[1] and "data:image/svg+xml" in text[1]
     assert "'energy', 'overlap', 'recall'" in text[2]

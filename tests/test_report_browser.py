@@ -166,9 +166,9 @@ def test_report_loads_offline_without_errors_and_the_slider_moves_the_frame(tmp_
     assert max(steps) > 0
     # the transformer ends on its last layer with the cued item recalled
     assert any(s.startswith("layer 2") for s in after)
-    # sort the metrics table by final_overlap, both ways
+    # sort the metrics table by the headline item-space overlap, both ways
     col = browser.eval("Array.from(document.querySelectorAll('#metrics thead th')).findIndex(t => "
-                       "t.textContent.startsWith('final_overlap'))")
+                       "t.textContent.startsWith('item_overlap'))")
     assert col > 0
     get = (f"Array.from(document.querySelectorAll('#metrics tbody tr')).map(r => "
            f"parseFloat(r.cells[{col}].dataset.v))")
