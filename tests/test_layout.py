@@ -124,3 +124,14 @@ def test_wheel_ships_every_package(tmp_path):
         assert f"{path}.py" in names or f"{path}/__init__.py" in names, module
     assert "hipposim/data/images/apple.txt" in names
     assert not any(n.startswith(("models/", "tests/")) for n in names)
+
+
+def test_ci_runs_the_readme_test_command():
+    """`.ci/run` runs the README's second quick-start line, exactly."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.strip().splitlines() if line.strip()]
+    assert len(lines) == 2
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == lines[1]
+    assert lines[1].endswith('pip install ".[test]" && pytest')
