@@ -18,4 +18,5 @@ BUILTIN: dict[str, str] = {
     "ca3-spiking-v1": "hipposim.models.ca3_spiking:CA3Spiking",
     "transformer-block-v1": "hipposim.models.transformer_block:TransformerBlock",
     "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaseline",
+    "attention-spiking-v1": "hipposim.models.attention_spiking:AttentionSpiking",
 }
