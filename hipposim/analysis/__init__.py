@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .recall import clean_json, recall_metrics, success_level, target_overlap  # noqa: F401
+from .attention_spiking import REQUIRES as _ATTENTION_SPIKING, attention_spiking_metrics
 from .spiking import REQUIRES as _SPIKING, spiking_metrics
 
 #: (variables the dataset must have, metrics(ds, level, stimulus) -> dict)
 METRIC_GROUPS: list[tuple[tuple[str, ...], Callable[..., dict[str, Any]]]] = [
     (_SPIKING, spiking_metrics),
+    (_ATTENTION_SPIKING, attention_spiking_metrics),
 ]
 
 

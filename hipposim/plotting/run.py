@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..analysis.recall import other_overlap, target_overlap
-from . import spiking
+from . import attention_spiking, spiking
 from .style import PALETTE, mpl as _mpl
 
 def _step_label(ds) -> str:
@@ -152,6 +152,8 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
             seen.add(int(t))
             save(plot_image_recall(results, run.stimulus, cue=c), f"recall_{run.stimulus.names[int(t)]}")
     for label, ds in results.items():
+        if attention_spiking.has_attention_spiking(ds):
+            save(attention_spiking.plot_rates_vs_softmax(ds), f"{label}_rates_vs_softmax")
         if all(name in ds for name in spiking.REQUIRES):
             spiking.plot_all(ds, run.stimulus, lambda fig, name, _l=label: save(
                 fig, name.replace("ca3_", f"{_l}_", 1) if name.startswith("ca3_") else f"{_l}_{name}"))

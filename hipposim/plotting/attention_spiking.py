@@ -1,0 +1,87 @@
+"""Figures of the spiking attention circuit (``attention-spiking-v1``), drawn from its result dataset or from a
+sweep's aggregated dataset."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis.attention_spiking import REQUIRES
+from .style import PALETTE, mpl as _mpl
+
+
+def has_attention_spiking(ds) -> bool:
+    """True when ``ds`` is a result of the spiking attention circuit."""
+    return all(name in ds for name in REQUIRES)
+
+
+def plot_rates_vs_softmax(ds, max_cues: int = 6):
+    """Per cue: normalised memory-layer rates (bars) beside softmax(beta_eff X^T xi) (dots), items on x.
+
+    The panel title gives the fitted beta_eff and the Jensen-Shannon divergence between the two (bits).
+    """
+    from ..functional.entropy import js_divergence
+    from ..functional.retrieval import softmax
+
+    plt = _mpl()
+    rates = ds["memory_rate"].values
+    scores = ds["scores"].values
+    beta = ds["beta_eff"].values
+    targets = ds["target"].values.astype(int)
+    names = [str(n) for n in ds["pattern"].values]
+    n_cues = min(len(beta), max_cues)
+    cols = min(3, n_cues)
+    rows = int(np.ceil(n_cues / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows), squeeze=False)
+    x = np.arange(len(names))
+    for c in range(rows * cols):
+        ax = axes.flat[c]
+        if c >= n_cues:
+            ax.axis("off")
+            continue
+        p = rates[c] / rates[c].sum()
+        q = softmax(beta[c] * scores[c])
+        ax.bar(x - 0.2, p, width=0.4, color=PALETTE[0], label="memory-layer rates (normalised)")
+        ax.bar(x + 0.2, q, width=0.4, color=PALETTE[1], alpha=0.8, label=r"softmax($\beta_{eff} X^T\xi$)")
+        ax.axvline(targets[c], color="0.6", lw=0.8, ls=":")
+        ax.set_title(f"cue {c} (target '{names[targets[c]]}'): "
+                     f"$\\beta_{{eff}}$ = {beta[c]:.3g}, JS = {float(js_divergence(p, q)):.3f} bit", fontsize=9)
+        ax.set_ylim(0, 1.05)
+        ax.set_xticks(x, names if len(names) <= 16 else [str(i) for i in x], rotation=90 if len(names) > 6 else 0,
+                      fontsize=7)
+        if c % cols == 0:
+            ax.set_ylabel("weight on each item")
+    axes.flat[0].legend(frameon=False, fontsize=8, loc="upper right")
+    label = ds.attrs.get("label", "attention-spiking")
+    fig.suptitle(f"{label}: memory-layer rates beside the softmax at the fitted inverse temperature "
+                 f"(inhibition {ds.attrs.get('inhibition', float('nan')):g})", y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition"):
+    """Fitted beta_eff (median over cues, mean over seeds) against the inhibition knob, one line per load,
+    for every model of a sweep that records a fitted beta_eff. Log-log axes."""
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    models = [str(m) for m in sweep["model"].values
+              if np.isfinite(sweep["beta_eff"].sel(model=m).values).any()]
+    loads = np.unique(sweep["load"].values)
+    x_all = sweep[x_name].values
+    xs = np.unique(x_all)
+    k = 0
+    for model in models:
+        b = sweep["beta_eff"].sel(model=model).values
+        for load in loads:
+            mean = np.array([np.nanmean(b[(x_all == u) & (sweep["load"].values == load)])
+                             if np.isfinite(b[(x_all == u) & (sweep["load"].values == load)]).any() else np.nan
+                             for u in xs])
+            ax.plot(xs, mean, "o-", color=PALETTE[k % len(PALETTE)], label=f"{model}, load P/N = {load:.3g}")
+            k += 1
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("inhibition (factor on the pool's shunting gain)")
+    ax.set_ylabel(r"fitted $\beta_{eff}$ (per unit of $X^T\xi$)")
+    ax.set_title(r"Inhibition sets the inverse temperature: $\beta_{eff}$ = $J_k$ / (2 $n_{vis}$ $\Delta$ (1 + $g_{sh}$))",
+                 fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
