@@ -47,7 +47,8 @@ class AttentionSpikingParams(Params):
 
     # sizes and stored pairs
     m: int = Field(10, ge=1, description="memory neurons per assembly (one assembly per stored item)")
-    n_inh: int = Field(100, ge=1, description="cells of the shared inhibitory pool")
+    n_inh: int = Field(300, ge=1, description="cells of the shared inhibitory pool (more cells: less shared "
+                                              "noise in the pool's output)")
     values: ValueKind = Field("same", description="value stored with each key: 'same' (auto-association), "
                                                   "'shuffled' (another stored item) or 'random' (new pattern)")
     # protocol
@@ -61,11 +62,13 @@ class AttentionSpikingParams(Params):
     tau_s: Time = Field("10 ms", description="decay of the key and value synaptic currents")
     # memory neurons
     J_k: Strength = Field("100 mV", description="dendritic drive of a perfectly matching, fully visible cue")
-    I_bd: Voltage = Field("100 mV", description="tonic dendritic drive (shunted with the key drive)")
-    I_bs: Voltage = Field("0 mV", description="tonic somatic drive (not shunted)")
+    I_bd: Voltage = Field("0 mV", description="tonic dendritic drive (shunted with the key drive)")
+    I_bs: Voltage = Field("30 mV", description="tonic somatic drive (not shunted; keeps the memory layer firing "
+                                               "when the shunt divides the dendritic drive away)")
     Delta: PositiveVoltage = Field("1 mV", description="escape-noise softness of the exponential f-I curve")
     rho0: PositiveRate = Field("2 Hz", description="memory-neuron rate at u = 0")
-    rho_max: PositiveRate = Field("1500 Hz", description="memory-neuron rate ceiling")
+    rho_max: PositiveRate = Field("3500 Hz", description="memory-neuron rate ceiling (a ceiling the winner "
+                                                        "reaches in bursts flattens the rates and lowers beta_eff)")
     r_teach: PositiveRate = Field("100 Hz", description="assembly rate imposed by the instructive input while "
                                                         "its item is learned")
     r_teach_out: PositiveRate = Field("150 Hz", description="read-out cell rate imposed by the value pattern "

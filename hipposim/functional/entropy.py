@@ -38,7 +38,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
     mix = 0.5 * (p + q)
 
     def kl(a: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             terms = np.where(a > 0, a * np.log2(np.where(a > 0, a, 1) / np.where(mix > 0, mix, 1)), 0.0)
         return np.sum(terms, axis=axis)
 
