@@ -18,7 +18,9 @@ Keys of :func:`attention_spiking_metrics`:
 ``readout_hopfield_gap``         median over cues of |m_read - m_hop| (overlap with the target's value)
 ``readout_hopfield_gap_max``     the largest over cues
 ``readout_hopfield_gap_per_cue`` the list
-``beta_eff``                     median fitted beta_eff; ``beta_eff_per_cue`` the list
+``beta_eff``                     median fitted beta_eff over the cues whose fit did not run to a bound
+                                 (null if all did); ``beta_eff_per_cue`` every cue's fit
+``beta_theory``                  median J_k / (2 n_vis Delta (1 + g_sh)) with g_sh from the measured pool rate
 ``beta_eff_at_bound``            fraction of cues whose fit ran to the bound (near one-hot rates)
 ``memory_rate_mean``             mean memory-layer rate in the window (Hz)
 ``rate_entropy``                 median entropy (nats) of the normalised rates; ``softmax_entropy`` of the fit
@@ -60,6 +62,9 @@ def attention_spiking_metrics(ds, success_overlap: float = 0.9, stimulus=None) -
     m_read = ds["overlap"].values[np.arange(len(targets)), -1, targets]
     m_hop = overlaps(hopfield_step(ds), values, "bipolar")[np.arange(len(targets)), targets]
     gap = np.abs(m_read - m_hop)
+    # a fit that ran to a bound (one-hot or flat rates) only bounds beta; the median uses the others
+    at_bound = ds["beta_eff_at_bound"].values.astype(bool) if "beta_eff_at_bound" in ds else np.zeros(len(beta), bool)
+    beta_median = float(np.median(beta[~at_bound])) if np.any(~at_bound) else None
     out: dict[str, Any] = {
         "attention_js_bits": float(np.median(js)),
         "attention_js_bits_max": float(np.max(js)),
@@ -67,8 +72,9 @@ def attention_spiking_metrics(ds, success_overlap: float = 0.9, stimulus=None) -
         "readout_hopfield_gap": float(np.median(gap)),
         "readout_hopfield_gap_max": float(np.max(gap)),
         "readout_hopfield_gap_per_cue": [float(g) for g in gap],
-        "beta_eff": float(np.median(beta)),
+        "beta_eff": beta_median,
         "beta_eff_per_cue": [float(b) for b in beta],
+        "beta_theory": (float(np.median(ds["beta_theory"].values)) if "beta_theory" in ds else None),
         "memory_rate_mean": float(np.mean(rates)),
         "rate_entropy": float(np.median(entropy(p, axis=1))),
         "softmax_entropy": float(np.median(entropy(q, axis=1))),

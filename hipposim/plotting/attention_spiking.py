@@ -14,7 +14,7 @@ def has_attention_spiking(ds) -> bool:
 
 
 def plot_rates_vs_softmax(ds, max_cues: int = 6):
-    """Per cue: normalised memory-layer rates (bars) beside softmax(beta_eff X^T xi) (dots), items on x.
+    """Per cue: normalised memory-layer rates beside softmax(beta_eff X^T xi), one pair of bars per item.
 
     The panel title gives the fitted beta_eff and the Jensen-Shannon divergence between the two (bits).
     """
@@ -57,9 +57,11 @@ def plot_rates_vs_softmax(ds, max_cues: int = 6):
     return fig
 
 
-def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition"):
+def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition", bounds: tuple[float, float] = (1e-5, 10.0)):
     """Fitted beta_eff (median over cues, mean over seeds) against the inhibition knob, one line per load,
-    for every model of a sweep that records a fitted beta_eff. Log-log axes."""
+    for every model of a sweep that records a fitted beta_eff; dashed, the circuit's theory
+    J_k / (2 n_vis Delta (1 + g_sh)) where the sweep recorded it. Log-log axes. Fits at the search
+    ``bounds`` (one-hot or flat rates, where beta is only bounded) are left out."""
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     models = [str(m) for m in sweep["model"].values
@@ -69,12 +71,18 @@ def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition"):
     xs = np.unique(x_all)
     k = 0
     for model in models:
-        b = sweep["beta_eff"].sel(model=model).values
+        b = sweep["beta_eff"].sel(model=model).values.astype(float)
+        b = np.where((b > bounds[0] * 1.01) & (b < bounds[1] * 0.99), b, np.nan)
+        theory = (sweep["beta_theory"].sel(model=model).values.astype(float) if "beta_theory" in sweep
+                  else np.full(b.shape, np.nan))
         for load in loads:
-            mean = np.array([np.nanmean(b[(x_all == u) & (sweep["load"].values == load)])
-                             if np.isfinite(b[(x_all == u) & (sweep["load"].values == load)]).any() else np.nan
-                             for u in xs])
-            ax.plot(xs, mean, "o-", color=PALETTE[k % len(PALETTE)], label=f"{model}, load P/N = {load:.3g}")
+            colour = PALETTE[k % len(PALETTE)]
+            for values, style, label in ((b, "o-", f"{model}, load P/N = {load:.3g}: fitted"),
+                                         (theory, "--", f"{model}, load P/N = {load:.3g}: theory")):
+                sel = [(x_all == u) & (sweep["load"].values == load) for u in xs]
+                mean = np.array([np.nanmean(values[s]) if np.isfinite(values[s]).any() else np.nan for s in sel])
+                if np.isfinite(mean).any():
+                    ax.plot(xs, mean, style, color=colour, lw=1.2 if style == "--" else 1.8, label=label)
             k += 1
     ax.set_xscale("log")
     ax.set_yscale("log")
