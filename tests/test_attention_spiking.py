@@ -20,8 +20,9 @@ from hipposim.stimuli import Stimulus, correlated_bipolar, noisy_cue
 
 pytestmark = pytest.mark.brian2
 
-#: a small circuit: fast on the numpy target, still many spikes per window
-SMALL = {"m": 6, "t_settle": "50 ms", "t_measure": "250 ms", "t_bin": "50 ms"}
+#: the default circuit (m = 10 per assembly: spike counts, not the circuit, limit the JS at soft reads) with
+#: coarser time bins
+SMALL = {"t_settle": "50 ms", "t_measure": "250 ms", "t_bin": "50 ms"}
 
 
 def _stimulus(patterns: np.ndarray, cues: np.ndarray, targets) -> Stimulus:
@@ -116,7 +117,7 @@ def test_inhibition_knob_reaches_both_outer_regimes(seed):
     # near 0 relative to ln P. The circuit's largest beta_eff (~0.1-0.17 per unit of X^T xi, below the theory
     # 0.38 because the winner meets the rate ceiling in bursts of the shared pool noise) puts a well-separated
     # cue below classify_regime's single-item bound 0.3 ln 2, but a cue with a close sibling in its cluster
-    # keeps a few percent of the rate on it (measured: 0.02-0.46 nats over the cues of seeds 21-23)
+    # keeps a few percent of the rate on it (measured: 0-0.35 nats over the cues of seeds 21-23)
     assert np.all(h_sharp < 0.2 * ln_p), (h_sharp, ln_p)
     assert np.median(h_sharp) < 0.15 * ln_p, (h_sharp, ln_p)
     assert np.all(h_flat > 0.9 * ln_p), (h_flat, ln_p)
