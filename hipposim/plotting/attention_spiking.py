@@ -91,5 +91,8 @@ def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition", bounds: tup
     ax.set_title(r"Inhibition sets the inverse temperature: $\beta_{eff}$ = $J_k$ / (2 $n_{vis}$ $\Delta$ (1 + $g_{sh}$))",
                  fontsize=10)
     ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
+    ax.annotate("median over cues; fits at a search bound (one-hot or flat rates) left out;\n"
+                "dashed: theory, with g_sh from the measured pool rate", (0.01, 0.01), xycoords="figure fraction",
+                fontsize=7, color="0.4")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
