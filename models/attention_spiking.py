@@ -26,8 +26,8 @@ from typing import Literal
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
-from hipposim.circuits.attention import (ValueKind, learned_items, on_off_readout, running_windows,
-                                         value_patterns, window_counts)
+from hipposim.circuits.attention import (ValueKind, learned_items, on_off_readout, recall_counts,
+                                         running_windows, value_patterns)
 from hipposim.contract import InhibitionFactor, Model, Params, standard_dataset
 from hipposim.errors import ModelError
 from hipposim.functional.retrieval import fit_inverse_temperature, overlaps, softmax
@@ -174,14 +174,10 @@ class AttentionSpiking(Model):
         t_out, i_out = out.spikes["ec_out"]
         t_inh, _ = out.spikes["mem_inh"]
         n_cues = len(recall)
-        counts_t = np.zeros((n_cues, n_bins, n_items))        # memory spikes per assembly and bin
-        out_t = np.zeros((n_cues, n_bins, 2 * n_units))       # read-out spikes per cell and bin
-        half = p.dt.si / 2   # spike times sit on the dt grid: a window [lo, hi) holds the steps lo .. hi - dt
-        for c, (a, _) in enumerate(recall):
-            for k in range(n_bins):
-                lo, hi = a + k * width - half, a + (k + 1) * width - half
-                counts_t[c, k] = window_counts(t_mem, i_mem // p.m, n_items, lo, hi)
-                out_t[c, k] = window_counts(t_out, i_out, 2 * n_units, lo, hi)
+        starts = np.array([a for a, _ in recall])
+        counts_t = recall_counts(t_mem, i_mem // p.m, n_items, starts, n_bins, width, p.dt.si)  # per assembly
+        out_t = recall_counts(t_out, i_out, 2 * n_units, starts, n_bins, width, p.dt.si)        # per read-out cell
+        pool_t = recall_counts(t_inh, np.zeros(len(t_inh), dtype=np.int64), 1, starts, n_bins, width, p.dt.si)
         est_mem = np.stack([counts_t[:, a:b].sum(axis=1) for a, b in windows], axis=1)
         est_out = np.stack([out_t[:, a:b].sum(axis=1) for a, b in windows], axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -189,9 +185,7 @@ class AttentionSpiking(Model):
         readout = on_off_readout(est_out)                               # (cue, step, unit), bipolar scale
         window = counts_t[:, settle_bins:].sum(axis=1)
         memory_rate = window / (p.m * p.t_measure.si)
-        pool_rate = np.array([np.count_nonzero((t_inh >= a + p.t_settle.si - half) & (t_inh < b - half))
-                              for a, b in recall],
-                             dtype=float) / (p.n_inh * p.t_measure.si)
+        pool_rate = pool_t[:, settle_bins:, 0].sum(axis=1) / (p.n_inh * p.t_measure.si)
         scores = cues @ keys.T
         fits = [fit_inverse_temperature(memory_rate[c] / memory_rate[c].sum(), scores[c], high=p.beta_max)
                 for c in range(n_cues)]

@@ -35,6 +35,21 @@ def window_counts(times: np.ndarray, index: np.ndarray, n: int, start: float, st
     return np.bincount(index[sel], minlength=n).astype(float)
 
 
+def recall_counts(times: np.ndarray, index: np.ndarray, n: int, starts: np.ndarray, n_bins: int, width: float,
+                  dt: float) -> np.ndarray:
+    """(cue, bin, n) spike counts of each cell in ``n_bins`` bins of ``width`` after each recall start (s).
+
+    Spike times sit on the simulation grid (multiples of ``dt``), so each window [lo, hi) is shifted by
+    -dt/2: it holds the steps lo .. hi - dt, never the first step of the next cue.
+    """
+    out = np.zeros((len(starts), n_bins, n))
+    half = dt / 2
+    for c, a in enumerate(starts):
+        for k in range(n_bins):
+            out[c, k] = window_counts(times, index, n, a + k * width - half, a + (k + 1) * width - half)
+    return out
+
+
 def running_windows(n_bins: int, settle_bins: int) -> list[tuple[int, int]]:
     """Bin ranges [a, b) of the estimate at each step: the bin itself while the circuit settles, then
     everything from the end of the settling period up to and including the bin (a running estimate
