@@ -20,4 +20,5 @@ BUILTIN: dict[str, str] = {
     "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaselineV1",
     "mlp-baseline-v2": "hipposim.models.mlp_baseline:MLPBaseline",
     "autoencoder-v1": "hipposim.models.denoising_autoencoder:DenoisingAutoencoder",
+    "attention-spiking-v1": "hipposim.models.attention_spiking:AttentionSpiking",
 }

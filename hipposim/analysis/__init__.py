@@ -11,12 +11,14 @@ from typing import Any, Callable
 
 from .recall import clean_json, item_space_metrics, recall_metrics, success_level, target_overlap  # noqa: F401
 from .firing import firing_metrics
+from .attention_spiking import REQUIRES as _ATTENTION_SPIKING, attention_spiking_metrics
 from .spiking import REQUIRES as _SPIKING, spiking_metrics
 
 #: (variables the dataset must have, metrics(ds, level, stimulus) -> dict)
 METRIC_GROUPS: list[tuple[tuple[str, ...], Callable[..., dict[str, Any]]]] = [
     (_SPIKING, spiking_metrics),
     (("ca3_e_spike_time", "ca3_e_spike_index", "phase_end"), firing_metrics),
+    (_ATTENTION_SPIKING, attention_spiking_metrics),
 ]
 
 

@@ -43,6 +43,9 @@ def weight_variability(per_cue: np.ndarray) -> float:
 def effective_weights(ds) -> tuple[np.ndarray | None, str]:
     """Per-cue effective weights of a result, stacked on the first axis, and what they are."""
     n_cues = ds.sizes["cue"]
+    if "memory_rate" in ds and "scores" in ds:
+        rates = ds["memory_rate"].values  # spiking attention circuit: its weights are the normalised rates
+        return rates / rates.sum(axis=1, keepdims=True), "memory-layer rates, normalised over the recall window"
     if "attention" in ds:
         att = ds["attention"].values  # (cue, step, [head,] pattern); step 0 has none
         att = att[:, 1]

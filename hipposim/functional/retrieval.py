@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 
 Separation = Literal["softmax", "argmax"]
+#: every separation function of :func:`universal_retrieval`
+UniversalSeparation = Literal["identity", "softmax", "argmax", "polynomial"]
 
 
 def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -34,18 +36,30 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def separate(scores: np.ndarray, separation: Separation = "softmax") -> np.ndarray:
+def separate(scores: np.ndarray, separation: Separation | UniversalSeparation = "softmax",
+             degree: int | None = None) -> np.ndarray:
     """The separation function of a universal Hopfield network (Millidge et al. 2022).
 
     ``softmax`` gives attention / modern Hopfield weights; ``argmax`` puts all
-    weight on the best match (the beta -> infinity limit; ties share equally).
+    weight on the best match (the beta -> infinity limit; ties share equally);
+    ``identity`` returns the scores unchanged (unnormalised linear attention,
+    the classical Hopfield network); ``polynomial`` raises them to the power
+    ``degree``, F(s) = s^d (Krotov & Hopfield 2016, dense associative memory;
+    d = 1 is the classical network).
     """
     if separation == "softmax":
         return softmax(scores, axis=-1)
     if separation == "argmax":
         best = scores == np.max(scores, axis=-1, keepdims=True)
         return best / np.sum(best, axis=-1, keepdims=True)
-    raise ValueError(f"unknown separation {separation!r}; expected 'softmax' or 'argmax'")
+    if separation == "identity":
+        return np.asarray(scores)
+    if separation == "polynomial":
+        if degree is None or int(degree) != degree or degree < 1:
+            raise ValueError(f"polynomial separation needs an integer degree >= 1, got {degree!r}")
+        return np.power(scores, int(degree))
+    raise ValueError(f"unknown separation {separation!r}; expected 'identity', 'softmax', 'argmax' or "
+                     "'polynomial'")
 
 
 def softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, beta: float,
@@ -87,6 +101,78 @@ def softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray,
     np.exp(scores, out=scores)
     scores /= np.sum(scores, axis=-1, keepdims=True)
     return scores @ values, scores
+
+
+def universal_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray,
+                        separation: UniversalSeparation = "softmax", beta: float | None = None,
+                        degree: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One read of an abstract associative memory, ``sep(beta Q K^T) V``, with the separation as a parameter.
+
+    The family of Millidge et al. (2022): similarity ``Q K^T``, separation ``sep``, projection ``V``.
+
+    * ``identity``: ``(beta Q K^T) V``, unnormalised linear attention. With ``K = V = X`` and
+      ``beta = 1/N`` it is the classical Hopfield field ``W xi`` with ``W = (1/N) sum_mu x^mu x^mu^T``
+      (self-couplings kept); linear attention is a Hebbian fast-weight memory (Schlag et al. 2021).
+    * ``softmax``: ``softmax(beta Q K^T) V``, the modern Hopfield update and attention; computed by
+      :func:`softmax_retrieval`, so its results are that function's, bit for bit.
+    * ``argmax``: the beta -> infinity limit (also :func:`softmax_retrieval`).
+    * ``polynomial``: ``(beta Q K^T)^d V`` (Krotov & Hopfield 2016); ``d = 1`` is ``identity``.
+
+    Parameters
+    ----------
+    queries : (..., n_q, d_k)
+    keys : (..., n_m, d_k)
+    values : (..., n_m, d_v)
+    separation : "identity", "softmax", "argmax" or "polynomial".
+    beta : scale of the scores (> 0); None means 1.
+    degree : integer >= 1, only for ``polynomial``.
+
+    Returns
+    -------
+    (retrieved (..., n_q, d_v), weights (..., n_q, n_m))
+    """
+    if separation not in ("identity", "softmax", "argmax", "polynomial"):
+        raise ValueError(f"unknown separation {separation!r}; expected 'identity', 'softmax', 'argmax' or "
+                         "'polynomial'")
+    if separation in ("softmax", "argmax"):
+        return softmax_retrieval(queries, keys, values, 1.0 if beta is None else beta, separation=separation)
+    if beta is not None and not beta > 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(f"query width {queries.shape[-1]} does not match key width {keys.shape[-1]}")
+    if keys.shape[-2] != values.shape[-2]:
+        raise ValueError(f"{keys.shape[-2]} keys but {values.shape[-2]} values")
+    scores = queries @ np.swapaxes(keys, -1, -2)
+    if beta is not None:
+        scores = scores * beta
+    weights = separate(scores, separation, degree)
+    return weights @ values, weights
+
+
+def fit_inverse_temperature(weights: np.ndarray, scores: np.ndarray, low: float = 1e-5,
+                            high: float = 10.0) -> tuple[float, float, bool]:
+    """The beta for which softmax(beta * scores) is closest to ``weights`` in Jensen-Shannon divergence.
+
+    Minimises JS(w, softmax(beta s)) over log beta in [ln low, ln high] (bounded Brent). Returns
+    ``(beta, js_bits, at_bound)``; ``at_bound`` is True when the optimum sits at a bound, which happens
+    when ``weights`` is (nearly) one-hot and beta is then only bounded from below.
+    """
+    from scipy.optimize import minimize_scalar
+
+    from .entropy import js_divergence
+
+    w = np.asarray(weights, dtype=float)
+    s = np.asarray(scores, dtype=float)
+    if w.shape != s.shape or w.ndim != 1:
+        raise ValueError(f"weights and scores must be 1-D of one length; got {w.shape} and {s.shape}")
+    if not (np.all(w >= 0) and w.sum() > 0):
+        raise ValueError("weights must be non-negative with a positive sum")
+    lo, hi = np.log(low), np.log(high)
+    res = minimize_scalar(lambda lb: js_divergence(w, softmax(np.exp(lb) * s)), bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-4})
+    beta = float(np.exp(res.x))
+    at_bound = bool(min(res.x - lo, hi - res.x) < 1e-3)
+    return beta, float(js_divergence(w, softmax(beta * s))), at_bound
 
 
 def modern_hopfield_energy(xi: np.ndarray, patterns: np.ndarray, beta: float,

@@ -141,7 +141,16 @@ def plot_fixed_vs_dynamic(results: dict[str, Any], n_cues: int = 3):
         unit = source["step"].attrs.get("units", "update")
         for c in range(min(n_cues, source.sizes["cue"])):
             target = names[int(source["target"].values[c])]
-            dynamic.append((f"{label}: attention, cue {c}\n(target '{target}')", _first_read(source, c), names, unit))
+            a = _first_read(source, c)
+            dynamic.append((f"{label}: attention, cue {c}\n(target '{target}')", a, names,
+                            [f"{unit} {j + 1}" for j in range(a.shape[0])]))
+    for other, ds in results.items():
+        if "memory_rate" in ds and "scores" in ds and other != label:  # a spiking attention circuit's weights
+            rates = ds["memory_rate"].values[:n_cues]
+            names = list(ds["pattern"].values)
+            dynamic.append((f"{other}: memory-layer rates\n(normalised, one row per cue)",
+                            rates / rates.sum(axis=1, keepdims=True), names,
+                            [f"cue {c} ('{names[int(t)]}')" for c, t in enumerate(ds["target"].values[:n_cues])]))
     ncols = max(1, len(fixed) + len(dynamic))
     fig, axes = plt.subplots(1, ncols, figsize=(3.4 * ncols, 3.8), squeeze=False)
     axes = axes[0]
@@ -151,11 +160,11 @@ def plot_fixed_vs_dynamic(results: dict[str, Any], n_cues: int = 3):
         ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
         ax.set_xlabel(axis_label, fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.046)
-    for ax, (title, a, names, unit) in zip(axes[len(fixed):], dynamic):
+    for ax, (title, a, names, rows) in zip(axes[len(fixed):], dynamic):
         im = ax.imshow(a, cmap="magma", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
-        ax.set_yticks(range(a.shape[0]), [f"{unit} {j + 1}" for j in range(a.shape[0])], fontsize=7)
+        ax.set_yticks(range(a.shape[0]), rows, fontsize=7)
         ax.set_xlabel("stored item (memory)", fontsize=8)
         ax.grid(False)
         fig.colorbar(im, ax=ax, fraction=0.046)

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..analysis.recall import other_overlap, success_level, target_overlap
-from . import spiking
+from . import attention_spiking, spiking
 from .style import LAYOUT, MUTED, PALETTE, mpl as _mpl
 
 def model_colour(results: Mapping[str, Any], label: str) -> str:
@@ -163,6 +163,8 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
             seen.add(int(t))
             save(plot_image_recall(results, run.stimulus, cue=c), f"recall_{run.stimulus.names[int(t)]}")
     for label, ds in results.items():
+        if attention_spiking.has_attention_spiking(ds):
+            save(attention_spiking.plot_rates_vs_softmax(ds), f"{label}_rates_vs_softmax")
         if all(name in ds for name in spiking.REQUIRES):
             analysis = run.scenario.get("analysis", {})
             level = success_level(ds, analysis.get("success_overlap", 0.9), analysis.get("code_success_overlap", 0.8))

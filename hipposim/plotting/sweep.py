@@ -165,7 +165,10 @@ def plot_phase(ds):
         for x_name in knob:
             if len(np.unique(ds[x_name].values)) > 1:
                 has_att = np.isfinite(ds["attention_entropy"].sel(model=model).values).any()
-                if (x_name.endswith("beta") and has_att) or (not x_name.endswith("beta") and not has_att):
+                # a spiking circuit that attends gets its beta from a biological knob (it records a fitted beta_eff)
+                biological = not has_att or ("beta_eff" in ds and np.isfinite(ds["beta_eff"].sel(model=model).values).any())
+                if (x_name.endswith("beta") and has_att and not biological) or (not x_name.endswith("beta")
+                                                                                and biological):
                     panels.append((model, x_name))
     if not panels:
         return plot_generic(ds)
@@ -179,7 +182,8 @@ def plot_phase(ds):
         ax.set_xlabel(x_name.split(".")[-1])
         ax.set_ylabel("load P / N")
         ax.grid(False)
-        basis = "attention" if x_name.endswith("beta") else "final overlaps"
+        basis = ("attention" if np.isfinite(ds["attention_entropy"].sel(model=model).values).any()
+                 else "final overlaps")
         ax.set_title(f"{model}: regimes over {x_name.split('.')[-1]} x load\n(from the entropy of its {basis})",
                      fontsize=10)
     axes[0][-1].legend(handles=[Patch(color=c, label=t) for c, t in zip(cmap.colors, ["single item", "metastable",
@@ -198,9 +202,16 @@ def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",), fits: dict
         fig, name = plot_phase(ds), "phase"
     else:
         fig, name = plot_generic(ds), "sweep"
-    for fmt in formats:
-        rel = f"{subdir}/{name}.{fmt}"
-        folder.save_figure(fig, rel)
-        written.append(rel)
-    plt.close(fig)
+    figures = [(fig, name)]
+    if ("beta_eff" in ds and "knobs.inhibition" in ds.coords and np.isfinite(ds["beta_eff"].values).any()
+            and len(np.unique(ds["knobs.inhibition"].values)) > 1):
+        from .attention_spiking import plot_beta_vs_inhibition
+
+        figures.append((plot_beta_vs_inhibition(ds), "beta_eff_vs_inhibition"))
+    for fig, name in figures:
+        for fmt in formats:
+            rel = f"{subdir}/{name}.{fmt}"
+            folder.save_figure(fig, rel)
+            written.append(rel)
+        plt.close(fig)
     return written

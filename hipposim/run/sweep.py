@@ -281,7 +281,8 @@ def aggregate(root: Path, points: list[SweepPoint]):
         records.append(json.loads(f.read_text()) if f.exists() else {"status": "missing"})
     labels = sorted({m for r in records for m in r.get("metrics", {})})
     metric_names = ["final_overlap", "success_rate", "peak_overlap", "steps_to_converge", "final_energy",
-                    "max_other_overlap", "attention_entropy", "overlap_entropy"]
+                    "max_other_overlap", "attention_entropy", "overlap_entropy", "beta_eff",
+                    "beta_theory"]
     data = {name: np.full((len(points), len(labels)), np.nan) for name in metric_names}
     for i, r in enumerate(records):
         for j, label in enumerate(labels):
