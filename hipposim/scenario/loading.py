@@ -147,10 +147,10 @@ def load_scenario(path: str | Path) -> Scenario:
     return validate_data(data, lines, str(path))
 
 
-def loads_scenario(text: str, source: str = "<string>") -> Scenario:
+def loads_scenario(text: str, source: str = "<string>", check_limits: bool = True) -> Scenario:
     """Validate a scenario given as YAML text."""
     data, lines = load_yaml_text(text, source)
-    return validate_data(data, lines, source)
+    return validate_data(data, lines, source, check_limits=check_limits)
 
 
 def json_schema() -> dict:
