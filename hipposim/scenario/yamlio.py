@@ -40,8 +40,10 @@ def load_yaml_text(text: str, source: str | None = None) -> tuple[Any, dict[str,
     """Parse YAML text. Returns the data and a map from field path to line (1-based)."""
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise ScenarioError(f"file is larger than {MAX_BYTES} bytes; a scenario is a short text", source)
-    loader = yaml.SafeLoader(text)
+    _check_brackets(text, source)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters at once
         depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -68,7 +70,8 @@ def load_yaml_text(text: str, source: str | None = None) -> tuple[Any, dict[str,
         raise ScenarioError(f"not valid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
                             source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ScenarioError("the file is empty; expected a mapping with 'name', 'patterns', 'cues' and 'models'",
                             source)
@@ -79,6 +82,24 @@ def load_yaml_text(text: str, source: str | None = None) -> tuple[Any, dict[str,
         raise ScenarioError(f"not valid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
                             source) from None
     return data, lines
+
+
+def _check_brackets(text: str, source: str | None) -> None:
+    """Refuse runaway flow nesting (``[[[[...`` or ``{{{{...``) before PyYAML's scanner, whose look-ahead
+    for simple keys costs time quadratic in the nesting depth. Brackets are counted as written; the
+    bound is far above :data:`MAX_DEPTH`, which the parser then enforces exactly."""
+    depth = 0
+    limit = 8 * MAX_DEPTH
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                line = text.count("\n", 0, i) + 1
+                raise ScenarioError(Problem(
+                    f"lists and mappings are nested more than {MAX_DEPTH} levels deep; a scenario "
+                    "needs only a few levels", line=line), source)
+        elif ch in "]}" and depth:
+            depth -= 1
 
 
 def _construct(node: yaml.Node, parts: tuple, lines: dict[str, int], source: str | None) -> Any:
