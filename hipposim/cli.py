@@ -94,15 +94,33 @@ def cmd_validate(args) -> int:
         try:
             s = load_scenario(f)  # sizes and sweep points are checked against the limits first
             if s.sweep is not None:
-                from .run.sweep import sweep_points
-
-                sweep_points(s)  # every point is validated like a scenario
+                _validate_sweep(s)
         except ScenarioError as exc:
             bad += 1
             print(exc.render(), file=sys.stderr)
         else:
             print(f"{f}: ok ({s.name}: {len(s.models)} model(s))")
     return 2 if bad else 0
+
+
+def _validate_sweep(scenario) -> None:
+    """Validate every point of a sweep like a scenario, once per combination of swept values.
+
+    A point's seed does not change whether it is valid (seeds are checked by the schema), so
+    the points are expanded for the first seed only and the seeds are checked to be distinct;
+    `hipposim sweep` itself still expands every (values, seed) point before it starts.
+    """
+    from .errors import Problem, ScenarioError
+    from .run.sweep import sweep_points
+
+    seeds = scenario.sweep.seed_list() if isinstance(scenario.sweep.seeds, list) else None
+    if seeds is not None and len(set(seeds)) != len(seeds):
+        raise ScenarioError(Problem("a seed is listed twice, so two sweep points are the same scenario; "
+                                    "remove the duplicate", "sweep.seeds", scenario.lines.get("sweep.seeds")),
+                            scenario.source)
+    first = scenario.sweep.seed_list()[0] if seeds is not None else scenario.sweep.seeds.start
+    one_seed = scenario.model_copy(update={"sweep": scenario.sweep.model_copy(update={"seeds": [first]})})
+    sweep_points(one_seed)
 
 
 def cmd_schema(args) -> int:
@@ -171,8 +189,11 @@ def cmd_plot(args) -> int:
 
         run = load_run(root)
         draw = lambda: plot_run(run, folder, subdir, formats)  # noqa: E731
+    from .run.lock import FolderLock
+
     try:
-        written = draw()
+        with FolderLock(root):  # a folder that a run or sweep is still writing is refused with its pid
+            written = draw()
     except HipposimError:
         raise
     except Exception as exc:  # saved results that load but cannot be drawn

@@ -560,3 +560,16 @@ def test_a_failed_resume_keeps_the_previous_status_unless_it_wrote_results(tmp_p
     assert code == 1
     m = manifest_of(out)
     assert m["status"] == "failed" and "aggregation failed" in m["error"]
+
+
+def test_plot_refuses_a_folder_that_another_process_is_writing(finished_run):
+    (finished_run / "figures").mkdir(exist_ok=True)
+    lock = FolderLock(finished_run).acquire()
+    try:
+        code, _, err = run_cli(["plot", finished_run])
+        assert code == 2 and f"pid {os.getpid()}" in err, err
+        assert not list((finished_run / "figures").iterdir())
+    finally:
+        lock.release()
+    assert run_cli(["plot", finished_run])[0] == 0
+    assert (finished_run / "figures" / "overlap.png").stat().st_size > 1000
