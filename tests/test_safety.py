@@ -441,20 +441,27 @@ def test_a_full_disk_fails_the_run_with_a_message_and_a_failed_manifest(tmp_path
     assert not list(out.rglob("*.partial"))
 
 
-def test_enospc_while_writing_a_trace_is_a_failed_manifest(tmp_path, tiny, monkeypatch):
-    import xarray as xr
+def test_a_write_refused_by_the_os_mid_run_is_a_failed_manifest(tmp_path, write_yaml):
+    """A real refusal by the OS (the file size limit, EFBIG, as a full disk gives ENOSPC) while the
+    stimulus is written: exit 1 with a message, a failed manifest, no half-written file, no crash
+    inside libhdf5 (which ends the process with SIGSEGV when its own writes fail)."""
+    import resource
 
-    def full(self, path, *a, **k):
-        Path(path).write_bytes(b"\x89HDF")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    path = write_yaml(TINY.replace("count: 5, size: 64", "count: 40, size: 400"))
     out = tmp_path / "run"
-    code, _, err = run_cli(["run", tiny, "--out", out, "--quiet"])
-    assert code == 1 and "no space left" in err, err
-    assert_clean(err)
-    assert manifest_of(out)["status"] == "failed"
-    assert not list(out.rglob("*.partial")), "no half-written file is left behind"
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    proc = subprocess.run([sys.executable, "-m", "hipposim.cli", "run", str(path), "--out", str(out), "--quiet",
+                           "--no-figures"], preexec_fn=limit, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr
+    assert "stimulus.nc" in proc.stderr and "File too large" in proc.stderr
+    assert_clean(proc.stderr)
+    m = manifest_of(out)
+    assert m["status"] == "failed" and "DiskFull" in m["error"]
+    assert not list(out.rglob("*.partial")) and not (out / "stimulus.nc").exists()
 
 
 def test_tracebacks_only_with_debug(tmp_path, finished_run):

@@ -42,6 +42,8 @@ KINDS = ("run", "sweep", "comparison")
 STATUSES = ("running", "complete", "partial", "failed", "interrupted")
 #: space kept free on the disk beyond the estimated size of a file about to be written
 SPACE_MARGIN = 16 * 2 ** 20
+#: datasets up to this size are serialised in memory before they touch the disk
+IN_MEMORY_LIMIT = 512 * 2 ** 20
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 
 
@@ -49,19 +51,21 @@ class DiskFull(RunFailed):
     """The disk has no room for a file the run must write; the run stops cleanly (exit 1)."""
 
 
-def ensure_space(where: str | Path, nbytes: float, what: str) -> None:
+def ensure_space(where: str | Path, nbytes: float, what: str) -> float:
     """Refuse to start writing ``nbytes`` under ``where`` when the disk has less free space
-    (plus a margin): a full disk must stop a run with a message, not crash a library mid-write."""
+    (plus a margin): a full disk must stop a run with a message, not crash a library mid-write.
+    Returns the free space in bytes (infinite when it cannot be read)."""
     path = Path(where)
     while not path.exists() and path != path.parent:
         path = path.parent
     try:
         free = shutil.disk_usage(path).free
     except OSError:
-        return
+        return float("inf")
     if free < nbytes + SPACE_MARGIN:
         raise DiskFull(f"not enough free space to write {what}: about {nbytes / 2**20:.1f} MiB needed, "
                        f"{free / 2**20:.1f} MiB free on the disk of '{path}'")
+    return free
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -118,7 +122,7 @@ class RunFolder:
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PARTIAL_SUFFIX)
         except OSError as exc:
             if _is_disk_full(exc):
-                raise DiskFull(f"no space left on the disk to write '{target}'") from None
+                raise DiskFull(f"cannot write into '{target.parent}': {exc.strerror or exc} (the disk is full)") from None
             raise
         os.close(fd)
         try:
@@ -127,8 +131,10 @@ class RunFolder:
         except BaseException as exc:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-            if _is_disk_full(exc) or _is_disk_full(exc.__cause__ or exc.__context__ or exc):
-                raise DiskFull(f"no space left on the disk while writing '{target}'") from None
+            full = next((e for e in (exc, exc.__cause__, exc.__context__) if _is_disk_full(e)), None)
+            if full is not None:
+                raise DiskFull(f"cannot write '{target}': {full.strerror or full} (the disk is full or "
+                               "the file size limit is reached)") from None
             raise
 
     @contextmanager
@@ -148,9 +154,17 @@ class RunFolder:
     def write_dataset(self, relative: str, ds) -> Path:
         """Write an xarray Dataset as NetCDF4 (h5netcdf), atomically."""
         target = self.path(relative)
-        ensure_space(target.parent, 1.1 * ds.nbytes + 2 ** 20, f"'{target}'")
-        with self.staged(relative) as tmp:
-            ds.to_netcdf(tmp, engine="h5netcdf")
+        need = 1.1 * ds.nbytes + 2 ** 20
+        free = ensure_space(target.parent, need, f"'{target}'")
+        if ds.nbytes <= IN_MEMORY_LIMIT or free < 4 * need + SPACE_MARGIN:
+            # serialised in memory, then written with plain file I/O: a full disk is then an
+            # ordinary OSError, never a failed flush inside libhdf5 (which crashes the process)
+            data = ds.to_netcdf(engine="h5netcdf")
+            with self.atomic(relative, "wb") as fh:
+                fh.write(data)
+        else:
+            with self.staged(relative) as tmp:
+                ds.to_netcdf(tmp, engine="h5netcdf")
         return target
 
     def save_figure(self, fig, relative: str) -> Path:
