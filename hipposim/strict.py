@@ -9,7 +9,8 @@ number that validates can break a run later:
   turn ``yes`` into the integer 1 (``targets: [yes, 0]`` would silently cue item 1);
 * a time (a :class:`~hipposim.units.Quantity` of dimension time) is positive,
   unless its field declares ``json_schema_extra={"allow_zero_time": True}``,
-  in which case it may also be zero. Nothing in the model can go backwards in time.
+  in which case it may also be zero, or its type states bounds of its own (a
+  bounded quantity type), which then rule. Nothing in a model can go backwards in time.
 """
 from __future__ import annotations
 
@@ -66,6 +67,16 @@ def _refuse_bool(key: str, value: Any) -> PydanticCustomError:
                               "yes/no/on/off/true/false as booleans: quote the value if you mean a name)")
 
 
+def _declares_bounds(info) -> bool:
+    """Whether a quantity field's type states its own bounds (``quantity_type("time", ge=0)``
+    records them under "bounds" in its JSON Schema); those bounds then rule, not the default."""
+    for meta in getattr(info, "metadata", ()):
+        schema = getattr(meta, "json_schema", None)
+        if isinstance(schema, dict) and "bounds" in schema:
+            return True
+    return False
+
+
 class Strict(BaseModel):
     """A frozen pydantic model that refuses unknown keys (suggesting the closest known one),
     non-finite numbers, booleans where numbers are expected, and non-positive times."""
@@ -104,7 +115,7 @@ class Strict(BaseModel):
                 continue
             if not math.isfinite(value.si):
                 raise field_problem(name, f"got {value.text}; expected a finite {value.dimension}")
-            if value.dimension == "time":
+            if value.dimension == "time" and not _declares_bounds(info):
                 extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
                 if extra.get("allow_zero_time"):
                     if value.si < 0:
