@@ -244,6 +244,17 @@ def seed_value(text: str) -> int:
     return value
 
 
+def scheduler_address(text: str) -> str:
+    """An argparse type for --scheduler: a network address such as tcp://10.0.0.5:8786."""
+    from .run.sweep import check_address
+
+    try:
+        check_address(text)
+    except HipposimError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(f"--scheduler {text!r} is", f"{text!r} is")) from None
+    return text
+
+
 def memory_size(text: str) -> int:
     """An argparse type for --max-memory: '8GB', '512MiB', or bytes."""
     from .scenario.limits import parse_size
@@ -301,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario YAML file with a 'sweep' section")
     p.add_argument("--out", help="sweep folder (default: sweeps/<scenario name>)")
     p.add_argument("--workers", type=workers_count, help="local cluster size (default: one per core)")
-    p.add_argument("--scheduler", metavar="ADDR", help="address of an existing Dask scheduler, "
+    p.add_argument("--scheduler", metavar="ADDR", type=scheduler_address, help="address of an existing Dask scheduler, "
                                                         "e.g. tcp://10.0.0.5:8786")
     p.add_argument("--serial", action="store_true", help="run in this process (debugging)")
     p.add_argument("--resume", action="store_true", help="skip tasks already stored in the sweep folder")

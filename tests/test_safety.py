@@ -141,6 +141,44 @@ def test_a_second_writer_is_refused_with_the_holders_pid(finished_run, tiny):
     assert run_cli(["run", tiny, "--out", finished_run, "--overwrite", "--quiet", "--no-figures"])[0] == 0
 
 
+GATED_RUN = """
+import sys, time
+from pathlib import Path
+import hipposim.run.runner as runner
+real = runner.run_models
+def gated(*a, **k):
+    print("started", flush=True)
+    gate = Path(sys.argv[-1])
+    while not gate.exists():
+        time.sleep(0.05)
+    return real(*a, **k)
+runner.run_models = gated
+from hipposim.cli import main
+sys.exit(main(sys.argv[1:-1]))
+"""
+
+
+def test_two_runs_into_one_folder_never_mix(tmp_path, tiny, finished_run):
+    """The issue's reproduction: a second `run --overwrite` into a folder a first run is writing.
+    The second is refused with the first's pid; the folder ends as the first run, complete."""
+    gate = tmp_path / "go"
+    first = subprocess.Popen([sys.executable, "-c", GATED_RUN, "run", str(tiny), "--out", str(finished_run),
+                              "--overwrite", "--quiet", "--no-figures", "--seed", "11", str(gate)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert first.stdout.readline().strip() == "started"
+        code, _, err = run_cli(["run", tiny, "--out", finished_run, "--overwrite", "--quiet", "--no-figures",
+                                "--seed", "22"])
+        assert code == 2 and f"pid {first.pid}" in err, err
+    finally:
+        gate.touch()
+        _, first_err = first.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    m = manifest_of(finished_run)
+    assert m["status"] == "complete" and m["seed"] == 11 and m["scenario"]["seed"] == 11
+    assert set(json.loads((finished_run / "metrics.json").read_text())) == {"classical", "modern"}
+
+
 def test_a_second_sweep_writer_and_a_resume_are_refused_while_a_sweep_holds_the_folder(tmp_path, write_yaml):
     path = write_yaml(SWEEP)
     out = tmp_path / "sweep"
@@ -312,6 +350,9 @@ def test_cli_overrides_go_through_the_same_validation(tiny):
     for workers in ("0", "-1", "two", "100000"):
         code, _, err = run_cli(["sweep", tiny, "--workers", workers, "--quiet"])
         assert code == 2 and "--workers" in err, err
+    for address in ("foo", "http://127.0.0.1:8786", "tcp://127.0.0.1:99999", "tcp://"):
+        code, _, err = run_cli(["sweep", tiny, "--scheduler", address, "--quiet"])
+        assert code == 2 and "not a scheduler address" in err, err
     with pytest.raises(ScenarioError, match="--seed.*seed"):
         loads_scenario(TINY).with_seed(2 ** 63)
     assert loads_scenario(TINY).with_seed(2 ** 63 - 1).seed == 2 ** 63 - 1

@@ -183,6 +183,23 @@ def check_workers(workers: int | None) -> int | None:
     return workers
 
 
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_address(address: str) -> None:
+    """Refuse a --scheduler value that is not a network address such as ``tcp://10.0.0.5:8786`` (exit 2)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(str(address))
+        host, port = parse_host_port(location)
+        if scheme not in SCHEMES or not host or not 1 <= int(port) <= 65535:
+            raise ValueError(address)
+    except (ValueError, TypeError):
+        raise HipposimError(f"--scheduler {address!r} is not a scheduler address; expected e.g. "
+                            f"tcp://10.0.0.5:8786 (schemes: {', '.join(SCHEMES)})") from None
+
+
 def probe_scheduler(address: str, timeout: float) -> dict:
     """Connect to ``address`` and ask it who it is, every step under ``timeout`` seconds.
 
@@ -202,6 +219,7 @@ def probe_scheduler(address: str, timeout: float) -> dict:
             comm.abort()
 
     hint = "Start one with `dask scheduler` or drop --scheduler to run on a local cluster"
+    check_address(address)
     try:
         identity = asyncio.run(asyncio.wait_for(ask(), timeout))
     except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
