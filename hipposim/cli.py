@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--out", help="run folder to create (default: runs/<scenario name>)")
     p.add_argument("--seed", type=seed_value, help="override the scenario's seed (0 <= seed < 2**63)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run folder (only one whose manifest is hipposim's)")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
@@ -316,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "e.g. tcp://10.0.0.5:8786")
     p.add_argument("--serial", action="store_true", help="run in this process (debugging)")
     p.add_argument("--resume", action="store_true", help="skip tasks already stored in the sweep folder")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing sweep folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing sweep folder (only one whose manifest is hipposim's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
@@ -345,8 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Compare the models of a scenario (run now) or of finished run folders.")
     p.add_argument("inputs", nargs="+", metavar="SCENARIO_OR_RUN_DIR")
     p.add_argument("--out", help="comparison folder (default: comparisons/<name>)")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing comparison folder (never one of the inputs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_compare)
     return parser
 
