@@ -283,15 +283,52 @@ def test_max_memory_and_max_tasks_raise_the_limits(write_yaml):
 
 
 def test_memory_estimate_grows_as_the_arrays_it_counts():
-    """Independent check of the estimate's arithmetic: traces are C x S x (N + P) float64 per model."""
+    """The estimate's arithmetic: traces are 5 x C x S x (N + P) float64 per model."""
     doc = {"patterns": {"kind": "random", "count": 100, "size": 400},
            "cues": {"repeats": 3}, "models": [{"id": "hopfield-modern-v1", "label": "m",
                                                "params": {"max_steps": 9}}]}
     parts = estimate_memory(doc)
-    assert parts["m traces"] == 300 * 10 * (400 + 100) * 8
+    assert parts["m traces"] == 5 * 300 * 10 * (400 + 100) * 8  # 5 copies alive at once
     assert parts["patterns"] == 100 * 400 * 8 + 100 * 64
     doc["patterns"]["count"] = 200
-    assert estimate_memory(doc)["m traces"] == 600 * 10 * (400 + 200) * 8
+    assert estimate_memory(doc)["m traces"] == 5 * 600 * 10 * (400 + 200) * 8
+    del doc["models"][0]["params"]  # the declared default max_steps of the model (5) counts
+    assert estimate_memory(doc)["m traces"] == 5 * 600 * 6 * (400 + 200) * 8
+
+
+NON_SPIKING = ["hopfield-classical-v1", "hopfield-modern-v1", "hopfield-sparse-v1", "transformer-block-v1",
+               "mlp-baseline-v1"]
+
+
+@pytest.mark.parametrize("model_id", NON_SPIKING)
+def test_memory_estimate_bounds_the_measured_peak(model_id):
+    """The estimate is an upper bound of the memory a run really allocates (tracemalloc peak, which
+    counts numpy arrays), and not a wildly loose one: 1 <= estimate / peak <= 10."""
+    import tracemalloc
+
+    import yaml
+
+    from hipposim.run.execute import run_models
+
+    def doc(count, size, targets, repeats):
+        sparse = model_id == "hopfield-sparse-v1"
+        return {"version": 1, "name": "m", "seed": 3,
+                "patterns": {"kind": "sparse" if sparse else "random", "count": count, "size": size,
+                             **({"coding_level": 0.1} if sparse else {})},
+                "cues": {"kind": "noisy", "fraction": 0.1, "targets": list(range(targets)), "repeats": repeats},
+                "models": [{"id": model_id, "label": "x"}]}
+
+    run_models(loads_scenario(yaml.safe_dump(doc(5, 64, 2, 1))))  # imports happen outside the measurement
+    for shape in [(150, 256, 4, 2), (40, 512, 8, 1)]:
+        scenario = loads_scenario(yaml.safe_dump(doc(*shape)))
+        estimate = sum(estimate_memory(doc(*shape)).values())
+        tracemalloc.start()
+        try:
+            run_models(scenario)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert 1.0 <= estimate / peak <= 10.0, (shape, estimate, peak)
 
 
 # --------------------------------------------------------------------------- 3. every number checked

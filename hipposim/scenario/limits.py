@@ -16,12 +16,18 @@ Default limits (raise them with ``--max-memory`` / ``--max-tasks``):
 The memory estimate of one run, in bytes (8 per float64), is the sum of
 
 * patterns ``P x N`` and cues ``C x N`` with ``C = targets x repeats``;
-* per model, its recorded traces ``C x S x (N + P)`` for ``S`` recorded steps;
-* per model, its weights: ``N^2`` for a classical (Hebbian) network, hidden x N for
+* per model, its recorded traces ``5 x C x S x (N + P)`` for ``S`` recorded steps (the
+  states, fields, overlaps and the result's copies that are alive at once);
+* per model, its weights: ``2 N^2`` for a classical (Hebbian) network, hidden x N for
   feed-forward layers, and for spiking CA3 ``n_e^2 p_ee + n_e n_ca1 p_sc`` synapses
-  at 64 bytes each (weights, indices and plasticity traces of Brian2 synapses).
+  at 64 bytes each (weights, indices and plasticity traces of Brian2 synapses);
+* for the Transformer block, the feed-forward training set
+  ``6 x (ff_train_cues + 1) P x (N + ff_hidden)`` and ``4 N^2`` projections per layer;
+  for the MLP baseline, its training set ``6 x P x (N + hidden)``.
 
-It is deliberately an upper estimate of the dominant arrays, not a measurement.
+It is deliberately an upper estimate of the dominant arrays, calibrated against the
+peak measured with :mod:`tracemalloc` for every built-in non-spiking model (estimate /
+measured peak between 1.2 and 4, see ``tests/test_safety.py``).
 """
 from __future__ import annotations
 
@@ -41,6 +47,11 @@ DEFAULT_MAX_TASKS = 5_000
 FLOAT = 8
 SYNAPSE_BYTES = 64
 SPIKING_STEPS = 64  # recorded bins of a spiking recall, an upper estimate for the default windows
+#: copies of the recorded (cue, step, unit|pattern) arrays alive at once: states, fields, overlaps,
+#: float conversions of the result dataset (measured peak <= 4x for the built-in models)
+TRACE_COPIES = 5
+#: copies of the feed-forward training set alive while it is fitted (measured peak <= 5x)
+FIT_COPIES = 6
 
 
 @dataclass(frozen=True)
@@ -112,11 +123,25 @@ def _section(doc: dict, key: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _steps(params: dict) -> float:
-    for key in ("max_steps", "n_layers", "n_steps"):
+STEP_KEYS = ("max_steps", "n_layers", "n_steps")
+
+
+def _steps(model_id: str, params: dict) -> float:
+    """Recorded steps of a model: its step-count parameter (as written, else its declared default)
+    plus the initial state; 21 when neither is known."""
+    for key in STEP_KEYS:
         if key in params:
             return max(_num(params[key], 1), 1) + 1
-    return 21  # the largest default of the built-in models, plus the initial state
+    try:
+        from ..registry import registry
+
+        fields = registry.get(model_id).Params.model_fields
+    except Exception:  # an unknown id: validation reports it; estimate with the largest default
+        return 21
+    for key in STEP_KEYS:
+        if key in fields and isinstance(fields[key].default, int):
+            return fields[key].default + 1
+    return 21
 
 
 def estimate_memory(doc: dict) -> dict[str, float]:
@@ -149,15 +174,24 @@ def estimate_memory(doc: dict) -> dict[str, float]:
             out[f"{label} synapses"] = synapses * SYNAPSE_BYTES
             out[f"{label} traces"] = n_cues * SPIKING_STEPS * (n_units + n_items + n_e + n_ca1) * FLOAT
             continue
-        steps = _steps(params)
-        out[f"{label} traces"] = n_cues * steps * (n_units + n_items) * FLOAT
-        weights = n_units * n_units  # a Hebbian matrix, or attention's N x P and projections
+        steps = _steps(model_id, params)
+        out[f"{label} traces"] = TRACE_COPIES * n_cues * steps * (n_units + n_items) * FLOAT
+        weights = 2 * n_units * n_units  # a Hebbian matrix and its integer copy, or projections
         for key in ("hidden", "ff_hidden"):
             if key in params or "transformer" in model_id or "mlp" in model_id:
                 weights += _num(params.get(key), 512) * n_units * 2
         if "modern" in model_id or "transformer" in model_id:
             weights += n_cues * n_items * steps
         out[f"{label} weights"] = weights * FLOAT
+        if "transformer" in model_id:
+            # the feed-forward layer is fitted on (ff_train_cues + 1) masked copies of every item,
+            # and each layer holds N x N query, key, value and output projections
+            samples = (_num(params.get("ff_train_cues"), 16) + 1) * n_items
+            out[f"{label} training"] = FIT_COPIES * samples * (n_units + _num(params.get("ff_hidden"), 512)) * FLOAT
+            out[f"{label} weights"] += 4 * n_units * n_units * max(_num(params.get("n_layers"), 1), 1) * FLOAT
+        elif "mlp" in model_id:
+            # the readout is fitted on the items themselves
+            out[f"{label} training"] = FIT_COPIES * n_items * (n_units + _num(params.get("hidden"), 512)) * FLOAT
     return out
 
 
