@@ -331,6 +331,37 @@ def test_memory_estimate_bounds_the_measured_peak(model_id):
         assert 1.0 <= estimate / peak <= 10.0, (shape, estimate, peak)
 
 
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_ca3_memory_estimate_bounds_the_measured_peak():
+    """The same bound for the spiking CA3 model at its tiny size and with 3x the cells (run with -m slow)."""
+    pytest.importorskip("brian2")
+    import tracemalloc
+
+    import yaml
+
+    from hipposim.registry import registry
+    from hipposim.run.execute import run_models
+
+    tiny = dict(registry.get("ca3-spiking-v1").tiny_params)
+
+    def doc(params):
+        return {"version": 1, "name": "m", "seed": 3, "patterns": {"kind": "images", "names": ["apple", "cup", "heart"]},
+                "cues": {"kind": "masked", "region": "left_half", "targets": ["apple", "cup"]},
+                "models": [{"id": "ca3-spiking-v1", "label": "ca3", "params": params}]}
+
+    run_models(loads_scenario(yaml.safe_dump(doc(tiny))))  # imports and code generation outside the measurement
+    for params in (tiny, {**tiny, "n_e": 600, "p_ee": 0.05}):
+        estimate = sum(estimate_memory(doc(params)).values())
+        tracemalloc.start()
+        try:
+            run_models(loads_scenario(yaml.safe_dump(doc(params))))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert 1.0 <= estimate / peak <= 10.0, (params, estimate, peak)
+
+
 # --------------------------------------------------------------------------- 3. every number checked
 
 BAD_NUMBERS = {

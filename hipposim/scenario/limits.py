@@ -21,6 +21,8 @@ The memory estimate of one run, in bytes (8 per float64), is the sum of
 * per model, its weights: ``2 N^2`` for a classical (Hebbian) network, hidden x N for
   feed-forward layers, and for spiking CA3 ``n_e^2 p_ee + n_e n_ca1 p_sc`` synapses
   at 64 bytes each (weights, indices and plasticity traces of Brian2 synapses);
+* for spiking CA3, its input timelines ``1.5 x (n_e + 2N) x T / dt`` with
+  ``T = P (t_encode + t_gap) + C (t_reset + t_recall)``, plus 4 MiB for the network;
 * for the Transformer block, the feed-forward training set
   ``6 x (ff_train_cues + 1) P x (N + ff_hidden)`` and ``4 N^2`` projections per layer;
   for the MLP baseline, its training set ``6 x P x (N + hidden)``.
@@ -52,6 +54,9 @@ SPIKING_STEPS = 64  # recorded bins of a spiking recall, an upper estimate for t
 TRACE_COPIES = 5
 #: copies of the feed-forward training set alive while it is fitted (measured peak <= 5x)
 FIT_COPIES = 6
+#: spiking CA3: copies of the per-time-step input timelines, and the fixed cost of a network
+TIMELINE_COPIES = 1.5
+SPIKING_BASE = 4 * 2 ** 20
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,32 @@ def _section(doc: dict, key: str) -> dict:
 STEP_KEYS = ("max_steps", "n_layers", "n_steps")
 
 
+def _defaults(model_id: str) -> dict:
+    """The declared parameter defaults of a model ({} for an unknown id: validation reports it)."""
+    try:
+        from ..registry import registry
+
+        return {k: f.default for k, f in registry.get(model_id).Params.model_fields.items()}
+    except Exception:
+        return {}
+
+
+def _time(model_id: str, params: dict, key: str) -> float:
+    """A time parameter in seconds: as written if it parses, else its declared default, else 0."""
+    from ..units import parse_quantity
+
+    for value in (params.get(key), _defaults(model_id).get(key)):
+        if value is None:
+            continue
+        try:
+            si = parse_quantity(value, "time").si
+        except (ValueError, TypeError):
+            continue
+        if math.isfinite(si) and si > 0:
+            return si
+    return 0.0
+
+
 def _steps(model_id: str, params: dict) -> float:
     """Recorded steps of a model: its step-count parameter (as written, else its declared default)
     plus the initial state; 21 when neither is known."""
@@ -173,6 +204,11 @@ def estimate_memory(doc: dict) -> dict[str, float]:
             synapses = n_e * n_e * p_ee + n_e * n_ca1 * p_sc
             out[f"{label} synapses"] = synapses * SYNAPSE_BYTES
             out[f"{label} traces"] = n_cues * SPIKING_STEPS * (n_units + n_items + n_e + n_ca1) * FLOAT
+            # input timelines (mossy fibres per CA3 cell, EC channels 2N) at every time step
+            seconds = (n_items * (_time(model_id, params, "t_encode") + _time(model_id, params, "t_gap"))
+                       + n_cues * (_time(model_id, params, "t_reset") + _time(model_id, params, "t_recall")))
+            steps = seconds / max(_time(model_id, params, "dt"), 1e-6)
+            out[f"{label} timelines"] = TIMELINE_COPIES * (n_e + 2 * n_units) * steps * FLOAT + SPIKING_BASE
             continue
         steps = _steps(model_id, params)
         out[f"{label} traces"] = TRACE_COPIES * n_cues * steps * (n_units + n_items) * FLOAT
