@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(f"error: {exc}", debug)
         return exc.exit_code
     except Interrupted as exc:
-        _report(f"{exc}; the manifest records status 'interrupted'", debug)
+        _report(f"{exc}; a run or sweep folder in progress is marked 'interrupted'", debug)
         return exc.exit_code
     except KeyboardInterrupt:
         _report("interrupted", debug)
