@@ -1,7 +1,12 @@
 """The ``hipposim`` command line.
 
-Exit codes: 0 success; 1 a run failed while simulating; 2 bad input (scenario,
-paths, options); 3 a sweep finished with some failed tasks.
+Exit codes: 0 success; 1 a run failed while simulating (or the disk filled up);
+2 bad input (scenario, paths, options, damaged or foreign folders, a folder in
+use); 3 a sweep finished with some failed tasks; 128 + N stopped by signal N
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), with the manifest marked "interrupted".
+
+Every failure ends with a one-line message per problem; a traceback is printed
+only with ``--debug``.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import argparse
 import functools
 import json
 import sys
+import traceback
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
@@ -26,7 +32,7 @@ def cmd_run(args) -> int:
 
     scenario = load_scenario(args.scenario)
     if args.seed is not None:
-        scenario = scenario.with_seed(args.seed)
+        scenario = scenario.with_seed(args.seed, "--seed")
     out = Path(args.out) if args.out else _default_out(scenario, "sweeps" if scenario.sweep else "runs")
     if scenario.sweep is not None:
         return _sweep(scenario, out, args, executor="serial")
@@ -89,17 +95,35 @@ def cmd_validate(args) -> int:
     bad = 0
     for f in args.files:
         try:
-            s = load_scenario(f)
+            s = load_scenario(f)  # sizes and sweep points are checked against the limits first
             if s.sweep is not None:
-                from .run.sweep import sweep_points
-
-                sweep_points(s)  # every point is validated like a scenario
+                _validate_sweep(s)
         except ScenarioError as exc:
             bad += 1
             print(exc.render(), file=sys.stderr)
         else:
             print(f"{f}: ok ({s.name}: {len(s.models)} model(s))")
     return 2 if bad else 0
+
+
+def _validate_sweep(scenario) -> None:
+    """Validate every point of a sweep like a scenario, once per combination of swept values.
+
+    A point's seed does not change whether it is valid (seeds are checked by the schema), so
+    the points are expanded for the first seed only and the seeds are checked to be distinct;
+    `hipposim sweep` itself still expands every (values, seed) point before it starts.
+    """
+    from .errors import Problem, ScenarioError
+    from .run.sweep import sweep_points
+
+    seeds = scenario.sweep.seed_list() if isinstance(scenario.sweep.seeds, list) else None
+    if seeds is not None and len(set(seeds)) != len(seeds):
+        raise ScenarioError(Problem("a seed is listed twice, so two sweep points are the same scenario; "
+                                    "remove the duplicate", "sweep.seeds", scenario.lines.get("sweep.seeds")),
+                            scenario.source)
+    first = scenario.sweep.seed_list()[0] if seeds is not None else scenario.sweep.seeds.start
+    one_seed = scenario.model_copy(update={"sweep": scenario.sweep.model_copy(update={"seeds": [first]})})
+    sweep_points(one_seed)
 
 
 def cmd_schema(args) -> int:
@@ -142,27 +166,42 @@ def cmd_images(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .run.folder import MANIFEST, RunFolder, load_run
+    from .errors import RunFailed
+    from .run.folder import RunFolder, load_run, open_dataset, read_manifest
 
     root = Path(args.run_dir)
-    manifest_path = root / MANIFEST
-    if not manifest_path.exists():
-        raise HipposimError(f"'{root}' is not a hipposim run or sweep folder (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text())
-    formats = args.format or manifest["scenario"].get("output", {}).get("formats", ["png"])
-    subdir = manifest["scenario"].get("output", {}).get("figures", "figures")
+    manifest = read_manifest(root)
+    if manifest["kind"] == "comparison":
+        raise HipposimError(f"'{root}' is a comparison folder; its figures are drawn by `hipposim compare`")
+    output = manifest["scenario"].get("output", {})
+    output = output if isinstance(output, dict) else {}
+    formats = args.format or output.get("formats", ["png"])
+    subdir = output.get("figures", "figures")
+    if not isinstance(subdir, str) or not isinstance(formats, list) or not set(formats) <= {"png", "svg"}:
+        raise HipposimError(f"'{root / 'manifest.json'}' names figure formats or a figure folder that "
+                            "hipposim does not write")
     folder = RunFolder(root)
+    folder.path(subdir)  # refuses a figure folder that leads out of the run folder
     if manifest.get("kind") == "sweep":
-        import xarray as xr
-
         from .plotting.sweep import plot_sweep
 
-        with xr.open_dataset(root / "sweep.nc", engine="h5netcdf") as ds:
-            written = plot_sweep(ds.load(), folder, subdir, formats)
+        ds = open_dataset(root / "sweep.nc", "the sweep results")
+        draw = lambda: plot_sweep(ds, folder, subdir, formats)  # noqa: E731
     else:
         from .plotting import plot_run
 
-        written = plot_run(load_run(root), folder, subdir, formats)
+        run = load_run(root)
+        draw = lambda: plot_run(run, folder, subdir, formats)  # noqa: E731
+    from .run.lock import FolderLock
+
+    try:
+        with FolderLock(root):  # a folder that a run or sweep is still writing is refused with its pid
+            written = draw()
+    except HipposimError:
+        raise
+    except Exception as exc:  # saved results that load but cannot be drawn
+        raise RunFailed(f"cannot draw the figures of '{root}' from its saved results: "
+                        f"{type(exc).__name__}: {exc}") from exc
     for w in written:
         print(root / w)
     return 0
@@ -226,71 +265,150 @@ cmd_run = quiet_aware(cmd_run)
 cmd_sweep = quiet_aware(cmd_sweep)
 cmd_compare = quiet_aware(cmd_compare)
 cmd_export = quiet_aware(cmd_export)
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def workers_count(text: str) -> int:
+    """An argparse type for --workers: 1 to MAX_WORKERS processes."""
+    from .run.sweep import MAX_WORKERS
+
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_WORKERS} worker processes, got {value}")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """An argparse type for --seed: the same rule as the scenario's seed, 0 <= seed < 2**63."""
+    from .scenario.schema import SEED_LIMIT
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**63 - 1, got {value}")
+    return value
+
+
+def scheduler_address(text: str) -> str:
+    """An argparse type for --scheduler: a network address such as tcp://10.0.0.5:8786."""
+    from .run.sweep import check_address
+
+    try:
+        check_address(text)
+    except HipposimError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(f"--scheduler {text!r} is", f"{text!r} is")) from None
+    return text
+
+
+def memory_size(text: str) -> int:
+    """An argparse type for --max-memory: '8GB', '512MiB', or bytes."""
+    from .scenario.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _common(debug_only: bool = False) -> argparse.ArgumentParser:
+    """Options every subcommand takes (after its name, or before it)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the full traceback of an error")
+    if not debug_only:
+        from .scenario.limits import DEFAULT_MAX_MEMORY, DEFAULT_MAX_TASKS
+
+        common.add_argument("--max-memory", type=memory_size, metavar="SIZE", default=argparse.SUPPRESS,
+                            help=f"largest estimated memory of one run that validation accepts, e.g. 16GB "
+                                 f"(default {DEFAULT_MAX_MEMORY // 2**30} GiB)")
+        common.add_argument("--max-tasks", type=positive_int, metavar="N", default=argparse.SUPPRESS,
+                            help=f"largest number of sweep points accepted (default {DEFAULT_MAX_TASKS:,})")
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
+    limits_opts = _common()
+    debug_opt = _common(debug_only=True)
     parser = argparse.ArgumentParser(
         prog="hipposim",
         description="Hippocampal memory (spiking CA3, Hopfield networks) and Transformer attention, "
                     "driven by one scenario file and compared side by side.",
-        epilog="Exit codes: 0 ok, 1 run failed, 2 bad input, 3 sweep with failed tasks. "
-               "Start with: hipposim run scenarios/apple_completion.yaml")
+        epilog="Exit codes: 0 ok, 1 run failed (or disk full), 2 bad input, 3 sweep with failed tasks, "
+               "128+N stopped by signal N. Start with: hipposim run scenarios/apple_completion.yaml")
     parser.add_argument("--version", action="version", version=f"hipposim {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a scenario and write a run folder",
+    p = sub.add_parser("run", parents=[limits_opts], help="run a scenario and write a run folder",
                        description="Run every model of SCENARIO on the same patterns and cues; write "
                                    "manifest.json, metrics.json, traces/ and figures/ into the run folder.")
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("--out", help="run folder to create (default: runs/<scenario name>)")
-    p.add_argument("--seed", type=int, help="override the scenario's seed")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--seed", type=seed_value, help="override the scenario's seed (0 <= seed < 2**63)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run folder (only one whose manifest is hipposim's)")
     p.add_argument("--no-figures", action="store_true", help="skip drawing figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("sweep", help="run a scenario's sweep on Dask (local cluster or a scheduler)",
+    p = sub.add_parser("sweep", parents=[limits_opts],
+                       help="run a scenario's sweep on Dask (local cluster or a scheduler)",
                        description="Run every point of the scenario's 'sweep' section; each task's result is "
                                    "stored atomically under tasks/<key>.json and aggregated into sweep.nc.")
     p.add_argument("scenario", help="scenario YAML file with a 'sweep' section")
     p.add_argument("--out", help="sweep folder (default: sweeps/<scenario name>)")
-    p.add_argument("--workers", type=int, help="local cluster size (default: one per core)")
-    p.add_argument("--scheduler", metavar="ADDR", help="address of an existing Dask scheduler, "
+    p.add_argument("--workers", type=workers_count, help="local cluster size (default: one per core)")
+    p.add_argument("--scheduler", metavar="ADDR", type=scheduler_address, help="address of an existing Dask scheduler, "
                                                         "e.g. tcp://10.0.0.5:8786")
     p.add_argument("--serial", action="store_true", help="run in this process (debugging)")
     p.add_argument("--resume", action="store_true", help="skip tasks already stored in the sweep folder")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing sweep folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing sweep folder (only one whose manifest is hipposim's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("validate", help="check scenario files (exit 0 if all valid, 2 otherwise)")
+    p = sub.add_parser("validate", parents=[limits_opts],
+                       help="check scenario files (exit 0 if all valid, 2 otherwise)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+    p = sub.add_parser("schema", parents=[debug_opt], help="print the JSON Schema of scenario files (for editors)")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("models", help="list registered models with their parameters")
+    p = sub.add_parser("models", parents=[debug_opt], help="list registered models with their parameters")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("images", help="list the built-in images")
+    p = sub.add_parser("images", parents=[debug_opt], help="list the built-in images")
     p.add_argument("--show", action="store_true", help="print each image")
     p.set_defaults(func=cmd_images)
 
-    p = sub.add_parser("plot", help="redraw the figures of a run or sweep folder from saved results")
+    p = sub.add_parser("plot", parents=[debug_opt],
+                       help="redraw the figures of a run or sweep folder from saved results")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--format", action="append", choices=["png", "svg"], help="figure format (repeatable)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("compare", help="compare models side by side and write report.html",
+    p = sub.add_parser("compare", parents=[limits_opts], help="compare models side by side and write report.html",
                        description="Compare the models of a scenario (run now) or of finished run folders.")
     p.add_argument("inputs", nargs="+", metavar="SCENARIO_OR_RUN_DIR")
     p.add_argument("--out", help="comparison folder (default: comparisons/<name>)")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing comparison folder (never one of the inputs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("export", help="export a run folder to NWB (needs: pip install \"hipposim[export]\")",
+    p = sub.add_parser("export", parents=[debug_opt],
+                       help="export a run folder to NWB (needs: pip install \"hipposim[export]\")",
                        description="Write a finished run as one NWB file: spikes of every population in the Units "
                                    "table, rates and overlaps as TimeSeries, items and cues as images, phases as "
                                    "epochs, learned weights and attention as tables, scenario and manifest as "
@@ -305,16 +423,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .run.signals import Interrupted
+    from .scenario import limits
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
     try:
-        return int(args.func(args) or 0)
+        with limits.raised(getattr(args, "max_memory", None), getattr(args, "max_tasks", None)):
+            return int(args.func(args) or 0)
     except HipposimError as exc:
-        print(f"hipposim: error: {exc}", file=sys.stderr)
+        _report(f"error: {exc}", debug)
+        return exc.exit_code
+    except Interrupted as exc:
+        _report(f"{exc}; a run or sweep folder in progress is marked 'interrupted'", debug)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("hipposim: interrupted", file=sys.stderr)
+        _report("interrupted", debug)
         return 130
+    except MemoryError:
+        _report("error: out of memory; make the scenario smaller (see --max-memory)", debug)
+        return 1
+    except OSError as exc:
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        _report(f"error: {exc.strerror or exc}{where}", debug)
+        return 1
+    except Exception as exc:  # a fault, not bad input: one line, the traceback only with --debug
+        _report(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", debug)
+        return 1
+
+
+def _report(message: str, debug: bool) -> None:
+    """One line on stderr (the first line of a long message), plus the traceback with --debug."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    lines = [line for line in str(message).splitlines() if line.strip()] or ["error"]
+    for line in lines[:20]:  # one line per problem of a scenario; other errors are one line
+        print(f"hipposim: {line}" if line is lines[0] else line, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,11 @@ def compare_main(args) -> int:
         check_comparable(runs)
     name = scenarios[0][1].name if scenarios else runs[0].scenario.get("name", "comparison")
     out = Path(args.out) if args.out else Path("comparisons") / name
+    for p in inputs:  # an input is never cleared nor written into
+        here, there = out.resolve(), p.resolve()
+        if here == there or here in there.parents or there in here.parents:
+            raise HipposimError(f"the comparison folder '{out}' overlaps the input '{p}'; choose an --out "
+                                "outside every input")
     folder = prepare_output(out, args.overwrite)
     from .run import run_scenario
 

@@ -18,7 +18,8 @@ from ..scenario import Scenario
 from ..stimuli import build_stimulus
 from .execute import run_models
 from .sweep import run_sweep
-from .folder import MANIFEST, RunData, package_versions, prepare_output, utc_now
+from .folder import MANIFEST, RunData, package_versions, prepare_output, utc_now, write_status
+from .signals import interruptible, status_of
 
 
 def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, seed: int | None = None,
@@ -33,6 +34,14 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
     if scenario.sweep is not None:
         return run_sweep(scenario, out, overwrite=overwrite, progress=progress, source=source)
     folder = prepare_output(out, overwrite)
+    try:
+        with interruptible():
+            return _run_into(scenario, folder, progress, figures, source)
+    finally:
+        folder.release()
+
+
+def _run_into(scenario: Scenario, folder, progress: bool, figures: bool, source: str | None) -> RunData:
     manifest: dict[str, Any] = {
         "hipposim": __version__,
         "kind": "run",
@@ -44,9 +53,9 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
         "started": utc_now(),
         "models": [],
     }
-    folder.write_json(MANIFEST, manifest)
     t0 = time.perf_counter()
     try:
+        folder.write_json(MANIFEST, manifest)
         stimulus = build_stimulus(scenario)
         folder.write_dataset("stimulus.nc", stimulus.to_dataset())
         _, results = run_models(scenario, progress=progress, stimulus=stimulus)
@@ -64,13 +73,15 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
 
             manifest["figures"] = plot_run(run, folder, scenario.output.figures, scenario.output.formats)
     except BaseException as exc:
-        manifest.update(status="failed", finished=utc_now(), error=f"{type(exc).__name__}: {exc}",
+        manifest.update(status=status_of(exc), finished=utc_now(), error=f"{type(exc).__name__}: {exc}",
                         traceback=traceback.format_exc(), elapsed_s=time.perf_counter() - t0)
-        folder.write_json(MANIFEST, manifest)
+        write_status(folder, manifest)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         if isinstance(exc, HipposimError) and not isinstance(exc, RunFailed):
             raise
+        if isinstance(exc, RunFailed):
+            raise RunFailed(f"{exc} (see {folder.root / MANIFEST})") from exc
         raise RunFailed(f"run failed: {type(exc).__name__}: {exc} (see {folder.root / MANIFEST})") from exc
     manifest.update(status="complete", finished=utc_now(), elapsed_s=time.perf_counter() - t0)
     folder.write_json(MANIFEST, manifest)

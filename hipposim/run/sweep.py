@@ -28,7 +28,8 @@ from .._version import __version__
 from ..errors import HipposimError, OutputError, Problem, ScenarioError
 from ..scenario import validate_data
 from .execute import run_model
-from .folder import MANIFEST, RunFolder, package_versions, prepare_output, utc_now
+from .folder import MANIFEST, RunFolder, open_folder, package_versions, prepare_output, utc_now, write_status
+from .signals import interruptible, status_of
 
 TASKS = "tasks"
 
@@ -125,7 +126,7 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
     t0 = time.perf_counter()
     record: dict[str, Any] = {"key": key, "seed": point_scenario["seed"]}
     try:
-        scenario = validate_data(point_scenario)
+        scenario = validate_data(point_scenario, check_limits=False)  # limits were checked by the client
         stimulus = build_stimulus(scenario)
     except Exception as exc:  # recorded, not raised: one bad point must not stop a sweep
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
@@ -169,11 +170,82 @@ def _done_keys(root: Path) -> set[str]:
     return done
 
 
+MAX_WORKERS = 1024
+
+
+def check_workers(workers: int | None) -> int | None:
+    """Refuse a local cluster size that is not a positive number of processes (exit 2)."""
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise HipposimError(f"--workers {workers!r}: expected a number of worker processes from 1 to "
+                            f"{MAX_WORKERS}")
+    return workers
+
+
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def check_address(address: str) -> None:
+    """Refuse a --scheduler value that is not a network address such as ``tcp://10.0.0.5:8786`` (exit 2)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(str(address))
+        host, port = parse_host_port(location)
+        if scheme not in SCHEMES or not host or not 1 <= int(port) <= 65535:
+            raise ValueError(address)
+    except (ValueError, TypeError):
+        raise HipposimError(f"--scheduler {address!r} is not a scheduler address; expected e.g. "
+                            f"tcp://10.0.0.5:8786 (schemes: {', '.join(SCHEMES)})") from None
+
+
+def probe_scheduler(address: str, timeout: float) -> dict:
+    """Connect to ``address`` and ask it who it is, every step under ``timeout`` seconds.
+
+    Returns the scheduler's identity; raises :class:`HipposimError` for a closed port, a
+    server that does not answer, or one that answers something other than a Dask scheduler.
+    """
+    import asyncio
+
+    async def ask():
+        from distributed.comm import connect
+
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    hint = "Start one with `dask scheduler` or drop --scheduler to run on a local cluster"
+    check_address(address)
+    try:
+        identity = asyncio.run(asyncio.wait_for(ask(), timeout))
+    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+        detail = str(exc) or "no answer"
+        raise HipposimError(f"cannot reach the Dask scheduler at '{address}' within {timeout:g} s: "
+                            f"{detail}. {hint}") from None
+    except Exception as exc:  # the server answered bytes that are not the Dask protocol
+        raise HipposimError(f"'{address}' answered, but not as a Dask scheduler ({type(exc).__name__}). "
+                            f"{hint}") from None
+    if not isinstance(identity, dict) or identity.get("type") != "Scheduler":
+        raise HipposimError(f"'{address}' answered, but it is not a Dask scheduler. {hint}")
+    return identity
+
+
 def connect_client(scheduler: str | None, workers: int | None, timeout: float = 10.0):
-    """A dask.distributed Client: to ``scheduler`` if given, else a new local cluster."""
+    """A dask.distributed Client: to ``scheduler`` if given, else a new local cluster.
+
+    Every wait is bounded: the scheduler is first asked for its identity under ``timeout``
+    seconds (a closed port, a silent server and a server speaking another protocol are all
+    refused), then the client connects with the same timeout.
+    """
     from distributed import Client, LocalCluster
 
+    check_workers(workers)
     if scheduler:
+        probe_scheduler(scheduler, timeout)
         try:
             return Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as exc:
@@ -199,76 +271,118 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
 
     if points is None:
         points = sweep_points(scenario)
+    check_workers(workers)
     source = source or scenario.source
+    root = Path(out)
     client = None
     if executor == "dask" or scheduler:
         client = connect_client(scheduler, workers)  # fails before anything is written
-    root = Path(out)
     try:
         if resume and (root / MANIFEST).exists():
-            folder = RunFolder(root)
-            manifest = json.loads((root / MANIFEST).read_text())
-            if manifest.get("kind") != "sweep":
-                raise OutputError(f"'{root}' is not a sweep folder; cannot --resume it")
+            folder, manifest = open_folder(root, "sweep")  # locked: one writer at a time
         else:
-            folder = prepare_output(root, overwrite)
+            folder = prepare_output(root, overwrite)  # locked
             manifest = {}
-        manifest.update({
-            "hipposim": __version__, "kind": "sweep", "status": "running", "scenario_file": source,
-            "seed": scenario.seed, "scenario": scenario.model_dump(mode="json"),
-            "versions": package_versions(), "started": manifest.get("started", utc_now()),
-            "n_tasks": len(points), "executor": scheduler or executor,
-        })
-        folder.write_json(MANIFEST, manifest)
-        folder.write_json("points.json", [{"key": p.key, "seed": p.seed, "values": p.values} for p in points])
-        if resume:
-            # temporary files of writes that a killed sweep never finished; their tasks run again
-            from .folder import PARTIAL_SUFFIX
+    except BaseException:
+        if client is not None:
+            _close_client(client, scheduler)
+        raise
+    previous = copy.deepcopy(manifest) if manifest else None
+    written = 0  # task records this call stored
+    try:
+        with interruptible():
+            if resume:
+                _check_tasks_folder(folder)  # before anything in it is touched
+            manifest.update({
+                "hipposim": __version__, "kind": "sweep", "status": "running", "scenario_file": source,
+                "seed": scenario.seed, "scenario": scenario.model_dump(mode="json"),
+                "versions": package_versions(), "started": manifest.get("started", utc_now()),
+                "n_tasks": len(points), "executor": scheduler or executor,
+            })
+            folder.write_json(MANIFEST, manifest)
+            folder.write_json("points.json", [{"key": p.key, "seed": p.seed, "values": p.values} for p in points])
+            if resume:
+                # temporary files of writes that a killed sweep never finished; their tasks run again
+                from .folder import PARTIAL_SUFFIX
 
-            for leftover in (folder.root / TASKS).glob(f".*{PARTIAL_SUFFIX}"):
-                leftover.unlink(missing_ok=True)
-        done = _done_keys(folder.root) if resume else set()
-        todo = [p for p in points if p.key not in done]
-        bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {scenario.name}",
-                   unit="task", disable=not progress)
-        if client is None:
-            for p in todo:
-                execute_task(p.scenario, p.key, str(folder.root))
-                bar.update()
-        else:
-            from distributed import as_completed
+                for leftover in (folder.root / TASKS).glob(f".*{PARTIAL_SUFFIX}"):
+                    if leftover.is_symlink() or leftover.is_file():
+                        leftover.unlink(missing_ok=True)
+            done = _done_keys(folder.root) if resume else set()
+            todo = [p for p in points if p.key not in done]
+            bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {scenario.name}",
+                       unit="task", disable=not progress)
+            if client is None:
+                for p in todo:
+                    execute_task(p.scenario, p.key, str(folder.root))
+                    written += 1
+                    bar.update()
+            else:
+                from distributed import as_completed
 
-            futures = [client.submit(execute_task, p.scenario, p.key, key=f"task-{p.key}", pure=False)
-                       for p in todo]
-            for future in as_completed(futures):
-                record = future.result()
-                folder.write_json(f"{TASKS}/{record['key']}.json", record)
-                bar.update()
-                future.release()
-        bar.close()
+                futures = [client.submit(execute_task, p.scenario, p.key, key=f"task-{p.key}", pure=False)
+                           for p in todo]
+                for future in as_completed(futures):
+                    record = future.result()
+                    folder.write_json(f"{TASKS}/{record['key']}.json", record)
+                    written += 1
+                    bar.update()
+                    future.release()
+            bar.close()
+            if client is not None:
+                _close_client(client, scheduler)
+                client = None
+            ds = aggregate(folder.root, points)
+            ds.attrs["sweep_kind"] = scenario.sweep.kind
+            folder.write_dataset("sweep.nc", ds)
+            failed = int((ds["status"].values == "failed").sum())
+            manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
+                            failed_tasks=failed)
+            fits = None
+            if scenario.sweep.kind == "capacity":
+                from ..analysis import clean_json
+                from ..analysis.capacity import sweep_fits
+
+                fits = sweep_fits(ds)
+                folder.write_json("fits.json", clean_json(fits))
+            from ..plotting.sweep import plot_sweep
+
+            manifest["figures"] = plot_sweep(ds, folder, scenario.output.figures, scenario.output.formats,
+                                             fits=fits)
+            folder.write_json(MANIFEST, manifest)
+            return ds
+    except BaseException as exc:
+        if previous is not None and written == 0:
+            write_status(folder, previous)  # a resume that stored nothing new leaves the folder as it was
+        elif manifest:
+            manifest.update(status=status_of(exc), finished=utc_now(), error=f"{type(exc).__name__}: {exc}")
+            write_status(folder, manifest)
+        raise
     finally:
         if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None and not scheduler:
-                cluster.close()
-    ds = aggregate(folder.root, points)
-    ds.attrs["sweep_kind"] = scenario.sweep.kind
-    folder.write_dataset("sweep.nc", ds)
-    failed = int((ds["status"].values == "failed").sum())
-    manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(), failed_tasks=failed)
-    fits = None
-    if scenario.sweep.kind == "capacity":
-        from ..analysis import clean_json
-        from ..analysis.capacity import sweep_fits
+            _close_client(client, scheduler)
+        folder.release()
 
-        fits = sweep_fits(ds)
-        folder.write_json("fits.json", clean_json(fits))
-    from ..plotting.sweep import plot_sweep
 
-    manifest["figures"] = plot_sweep(ds, folder, scenario.output.figures, scenario.output.formats, fits=fits)
-    folder.write_json(MANIFEST, manifest)
-    return ds
+def _close_client(client, scheduler: str | None) -> None:
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None and not scheduler:
+        cluster.close()
+
+
+def _check_tasks_folder(folder: RunFolder) -> None:
+    """Refuse to resume when ``tasks`` (or anything in it) is a symbolic link: nothing is read,
+    deleted or written through a link that could lead out of the sweep folder."""
+    tasks = folder.root / TASKS
+    if tasks.is_symlink():
+        raise OutputError(f"'{tasks}' is a symbolic link; refusing to resume a sweep whose task folder "
+                          "may lie outside it")
+    if tasks.is_dir():
+        for f in tasks.iterdir():
+            if f.is_symlink():
+                raise OutputError(f"'{f}' is a symbolic link; refusing to resume a sweep whose task records "
+                                  "may lie outside it")
 
 
 def aggregate(root: Path, points: list[SweepPoint]):

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from pydantic import ValidationError
 
 from ..errors import Problem, ScenarioError
+from . import limits
 from .schema import SCHEMA_VERSION, Scenario
 from .yamlio import load_yaml_file, load_yaml_text, path_key
 
@@ -27,7 +30,7 @@ def _translate(exc: ValidationError, lines: dict[str, int], data: Any, prefix: t
                 parts.append(item)
                 node = node[item]
         message = err["msg"]
-        if err["type"] == "unknown_field":
+        if err["type"] in ("unknown_field", "field_problem"):
             parts.append(err["ctx"]["key"])
         elif err["type"] == "missing":
             message = f"required field '{err['loc'][-1]}' is missing"
@@ -40,27 +43,55 @@ def _translate(exc: ValidationError, lines: dict[str, int], data: Any, prefix: t
             message = f"got {err.get('input')!r}; expected {err['ctx'].get('expected')}"
         elif message.startswith("Value error, "):
             message = message[len("Value error, "):]
-        elif err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        elif err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                             "finite_number", "too_short", "int_from_float", "int_parsing", "float_parsing"):
             message = f"got {err.get('input')!r}; {message[0].lower()}{message[1:]}"
-        key = tuple(parts)
-        line = None
-        while True:
-            if path_key(key) in lines:
-                line = lines[path_key(key)]
-                break
-            if not key:
-                break
-            key = key[:-1]
-        problems.append(Problem(message, path_key(tuple(parts)), line))
+        problems.append(Problem(message, path_key(tuple(parts)), _line_of(lines, tuple(parts))))
     return problems
 
 
-def validate_data(data: Any, lines: dict[str, int] | None = None, source: str | None = None) -> Scenario:
-    """Validate already-parsed scenario data (a dict)."""
+def _line_of(lines: dict[str, int], key: tuple) -> int | None:
+    """The line of a field path, or of its nearest parent that has one."""
+    while True:
+        if path_key(key) in lines:
+            return lines[path_key(key)]
+        if not key:
+            return None
+        key = key[:-1]
+
+
+def _non_finite(data: Any, parts: tuple = ()) -> Iterator[tuple]:
+    """Field paths of every infinite or NaN number in a raw document."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield parts, data
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            yield from _non_finite(v, parts + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _non_finite(v, parts + (i,))
+
+
+def validate_data(data: Any, lines: dict[str, int] | None = None, source: str | None = None,
+                  check_limits: bool = True) -> Scenario:
+    """Validate already-parsed scenario data (a dict).
+
+    Before any validator runs, every number is checked to be finite (no field of a
+    scenario documents infinity or NaN as a value) and, unless ``check_limits`` is
+    false, the memory and task count the scenario implies are checked against
+    :mod:`hipposim.scenario.limits`, so that nothing is allocated for a scenario
+    that could not run.
+    """
     lines = lines or {}
     if not isinstance(data, dict):
         raise ScenarioError("expected a mapping with 'name', 'patterns', 'cues' and 'models' at the top level",
                             source)
+    bad = [Problem(f"got {value!r}; expected a finite number", path_key(parts), _line_of(lines, parts))
+           for parts, value in itertools.islice(_non_finite(data), 5)]
+    if bad:
+        raise ScenarioError(bad, source)
+    if check_limits:
+        limits.check(data, lines, source)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -116,10 +147,10 @@ def load_scenario(path: str | Path) -> Scenario:
     return validate_data(data, lines, str(path))
 
 
-def loads_scenario(text: str, source: str = "<string>") -> Scenario:
+def loads_scenario(text: str, source: str = "<string>", check_limits: bool = True) -> Scenario:
     """Validate a scenario given as YAML text."""
     data, lines = load_yaml_text(text, source)
-    return validate_data(data, lines, source)
+    return validate_data(data, lines, source, check_limits=check_limits)
 
 
 def json_schema() -> dict:

@@ -23,6 +23,10 @@ from ..strict import Strict
 
 SCHEMA_VERSION = 1
 
+#: seeds are drawn into numpy's SeedSequence and stored as int64: 0 <= seed < 2**63
+SEED_LIMIT = 2 ** 63
+Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT, description="a seed, 0 <= seed < 2**63")]
+
 
 # --------------------------------------------------------------------------- patterns
 
@@ -192,8 +196,15 @@ class KnobSpec(Strict):
 
 
 class SeedRange(Strict):
-    start: int = Field(0, ge=0)
-    count: int = Field(gt=0)
+    start: Seed = Field(0, description="first seed")
+    count: int = Field(gt=0, description="number of consecutive seeds")
+
+    @model_validator(mode="after")
+    def _in_range(self) -> "SeedRange":
+        if self.start + self.count > SEED_LIMIT:
+            raise ValueError(f"seeds start + count = {self.start + self.count} goes beyond the largest "
+                             f"seed, 2**63 - 1")
+        return self
 
 
 class SweepSpec(Strict):
@@ -207,7 +218,8 @@ class SweepSpec(Strict):
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     zip: dict[str, list[Any]] = Field(default_factory=dict)
-    seeds: SeedRange | list[int] = Field(default_factory=lambda: [0])
+    seeds: SeedRange | Annotated[list[Seed], Field(min_length=1)] = Field(
+        default_factory=lambda: [0], description="seeds of every point: a non-empty list or {start, count}")
     kind: Literal["generic", "capacity", "phase"] = Field(
         "generic", description="capacity: recall against load P/N with theory; phase: beta x load regime map")
 
@@ -229,13 +241,29 @@ class SweepSpec(Strict):
         return list(self.seeds)
 
 
+def _check_ref(ref: int | str, patterns) -> None:
+    """Check a pattern reference without listing the names of generated patterns (``p0 .. p{P-1}``),
+    so that validating a scenario costs the same for 10 patterns as for 10**9."""
+    if isinstance(patterns, ImagePatterns):
+        pattern_index(ref, pattern_names(patterns))
+        return
+    count = patterns.count
+    if isinstance(ref, int):
+        if not 0 <= ref < count:
+            raise ValueError(f"pattern index {ref} is out of range; there are {count} patterns")
+        return
+    m = re.fullmatch(r"p(0|[1-9][0-9]*)", ref)
+    if m is None or int(m.group(1)) >= count:
+        pattern_index(ref, pattern_names(patterns) if count <= 1000 else ["p0", f"p{count - 1}"])
+
+
 class Scenario(Strict):
     """A hipposim scenario (schema version 1)."""
 
     version: Literal[1] = Field(1, description="schema version")
     name: str = Field(description="short name of the scenario")
     description: str = Field("", description="free text")
-    seed: int = Field(0, ge=0, description="the one seed that drives patterns, cues and models")
+    seed: Seed = Field(0, description="the one seed that drives patterns, cues and models")
     patterns: PatternSpec
     cues: CueSpec = Field(default_factory=CueSpec)
     models: list[ModelSpec] = Field(min_length=1)
@@ -281,21 +309,34 @@ class Scenario(Strict):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"model labels must be unique; give each of {dupes} its own 'label'")
-        names = pattern_names(self.patterns)
         cue = self.cues
         if cue.targets != "all":
             for t in cue.targets:
-                pattern_index(t, names)
+                _check_ref(t, self.patterns)
         if cue.kind == "mixture":
             if cue.other is None:
                 raise ValueError("cues.kind 'mixture' needs cues.other, the second pattern")
-            pattern_index(cue.other, names)
+            _check_ref(cue.other, self.patterns)
         if cue.region is not None and not isinstance(self.patterns, ImagePatterns):
             raise ValueError("cues.region applies to image patterns only; use cues.fraction")
         return self
 
-    def with_seed(self, seed: int) -> "Scenario":
-        """The same scenario with another seed (the document as written follows)."""
+    def with_seed(self, seed: int, origin: str = "--seed") -> "Scenario":
+        """The same scenario with another seed (the document as written follows).
+
+        The seed is validated like the scenario's own ``seed`` field; a bad one is a
+        :class:`~hipposim.errors.ScenarioError` naming ``origin``.
+        """
+        from pydantic import TypeAdapter, ValidationError
+
+        from ..errors import Problem, ScenarioError
+
+        try:
+            seed = TypeAdapter(Annotated[Seed, Field(strict=True)]).validate_python(seed)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            raise ScenarioError(Problem(f"got {seed!r}; {err['msg'][0].lower()}{err['msg'][1:]}", "seed"),
+                                origin) from None
         new = self.model_copy(update={"seed": seed})
         if self._document is not None:
             new._document = {**self._document, "seed": seed}

@@ -21,6 +21,8 @@ _ALLOWED_TAGS = {
     "tag:yaml.org,2002:map",
 }
 MAX_BYTES = 1_000_000
+#: deepest nesting of lists and mappings; a scenario needs about 6 levels
+MAX_DEPTH = 32
 
 
 def path_key(parts: tuple) -> str:
@@ -38,14 +40,25 @@ def load_yaml_text(text: str, source: str | None = None) -> tuple[Any, dict[str,
     """Parse YAML text. Returns the data and a map from field path to line (1-based)."""
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise ScenarioError(f"file is larger than {MAX_BYTES} bytes; a scenario is a short text", source)
-    loader = yaml.SafeLoader(text)
+    _check_brackets(text, source)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters at once
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 line = event.start_mark.line + 1
                 raise ScenarioError(Problem(
                     "YAML anchors and aliases (&name / *name) are not allowed in scenario files; "
                     "write each value out in full", line=line), source)
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ScenarioError(Problem(
+                        f"lists and mappings are nested more than {MAX_DEPTH} levels deep; a scenario "
+                        "needs only a few levels", line=event.start_mark.line + 1), source)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -53,14 +66,40 @@ def load_yaml_text(text: str, source: str | None = None) -> tuple[Any, dict[str,
         raise ScenarioError(Problem(f"not valid YAML: {exc.problem or exc}", line=line), source) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not valid YAML: {exc}", source) from None
+    except RecursionError:
+        raise ScenarioError(f"not valid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
+                            source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ScenarioError("the file is empty; expected a mapping with 'name', 'patterns', 'cues' and 'models'",
                             source)
     lines: dict[str, int] = {}
-    data = _construct(node, (), lines, source)
+    try:
+        data = _construct(node, (), lines, source)
+    except RecursionError:
+        raise ScenarioError(f"not valid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
+                            source) from None
     return data, lines
+
+
+def _check_brackets(text: str, source: str | None) -> None:
+    """Refuse runaway flow nesting (``[[[[...`` or ``{{{{...``) before PyYAML's scanner, whose look-ahead
+    for simple keys costs time quadratic in the nesting depth. Brackets are counted as written; the
+    bound is far above :data:`MAX_DEPTH`, which the parser then enforces exactly."""
+    depth = 0
+    limit = 8 * MAX_DEPTH
+    for i, ch in enumerate(text):
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                line = text.count("\n", 0, i) + 1
+                raise ScenarioError(Problem(
+                    f"lists and mappings are nested more than {MAX_DEPTH} levels deep; a scenario "
+                    "needs only a few levels", line=line), source)
+        elif ch in "]}" and depth:
+            depth -= 1
 
 
 def _construct(node: yaml.Node, parts: tuple, lines: dict[str, int], source: str | None) -> Any:
@@ -87,7 +126,7 @@ def _construct(node: yaml.Node, parts: tuple, lines: dict[str, int], source: str
     constructor = yaml.SafeLoader("")
     try:
         return constructor.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # e.g. an integer of 5000 digits
         raise ScenarioError(Problem(f"cannot read this value: {exc}", path_key(parts), line), source) from None
     finally:
         constructor.dispose()

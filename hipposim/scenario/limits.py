@@ -1,0 +1,342 @@
+"""Limits checked before anything is allocated.
+
+A scenario states sizes (patterns x units, cues x repeats, CA3 cells and
+synapses, sweep points) that decide how much memory a run needs and how many
+tasks a sweep runs. Validation estimates both from the document *as written*,
+with plain arithmetic and without building a pattern or expanding a sweep, and
+refuses a scenario beyond the limits with a message that gives the estimate.
+
+Default limits (raise them with ``--max-memory`` / ``--max-tasks``):
+
+========================  =====================================================
+``max_memory``            4 GiB: estimated peak memory of one run (one sweep point)
+``max_tasks``             5,000 sweep points (grid x zip x seeds)
+========================  =====================================================
+
+The memory estimate of one run, in bytes (8 per float64), is the sum of
+
+* patterns ``P x N`` and cues ``C x N`` with ``C = targets x repeats``;
+* per model, its recorded traces ``5 x C x S x (N + P)`` for ``S`` recorded steps (the
+  states, fields, overlaps and the result's copies that are alive at once);
+* per model, its weights: ``2 N^2`` for a classical (Hebbian) network, hidden x N for
+  feed-forward layers, and for spiking CA3 ``n_e^2 p_ee + n_e n_ca1 p_sc`` synapses
+  at 64 bytes each (weights, indices and plasticity traces of Brian2 synapses);
+* for spiking CA3, its input timelines ``1.5 x (n_e + 2N) x T / dt`` with
+  ``T = P (t_encode + t_gap) + C (t_reset + t_recall)``, plus 4 MiB for the network;
+* for the Transformer block, the feed-forward training set
+  ``6 x (ff_train_cues + 1) P x (N + ff_hidden)`` and ``4 N^2`` projections per layer;
+  for the MLP baseline, its training set ``6 x P x (N + hidden)``.
+
+It is deliberately an upper estimate of the dominant arrays, calibrated against the
+peak measured with :mod:`tracemalloc` for every built-in non-spiking model (estimate /
+measured peak between 1.2 and 4, see ``tests/test_safety.py``).
+"""
+from __future__ import annotations
+
+import contextvars
+import copy
+import math
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ..errors import Problem, ScenarioError
+
+GiB = 2 ** 30
+DEFAULT_MAX_MEMORY = 4 * GiB
+DEFAULT_MAX_TASKS = 5_000
+FLOAT = 8
+SYNAPSE_BYTES = 64
+SPIKING_STEPS = 64  # recorded bins of a spiking recall, an upper estimate for the default windows
+#: copies of the recorded (cue, step, unit|pattern) arrays alive at once: states, fields, overlaps,
+#: float conversions of the result dataset (measured peak <= 4x for the built-in models)
+TRACE_COPIES = 5
+#: copies of the feed-forward training set alive while it is fitted (measured peak <= 5x)
+FIT_COPIES = 6
+#: spiking CA3: copies of the per-time-step input timelines, and the fixed cost of a network
+TIMELINE_COPIES = 1.5
+SPIKING_BASE = 4 * 2 ** 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits validation enforces."""
+
+    max_memory: int = DEFAULT_MAX_MEMORY
+    max_tasks: int = DEFAULT_MAX_TASKS
+
+
+_current: contextvars.ContextVar[Limits] = contextvars.ContextVar("hipposim_limits", default=Limits())
+
+
+def current() -> Limits:
+    """The limits in force (the defaults unless raised with :func:`raised`)."""
+    return _current.get()
+
+
+@contextmanager
+def raised(max_memory: int | None = None, max_tasks: int | None = None) -> Iterator[Limits]:
+    """Validate with other limits inside the block (the CLI's ``--max-memory`` and ``--max-tasks``)."""
+    base = current()
+    new = Limits(max_memory if max_memory is not None else base.max_memory,
+                 max_tasks if max_tasks is not None else base.max_tasks)
+    token = _current.set(new)
+    try:
+        yield new
+    finally:
+        _current.reset(token)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?)[bB]?\s*$")
+
+
+def parse_size(text: str) -> int:
+    """``"8GB"``, ``"512 MiB"``, ``"1.5g"`` or a number of bytes -> bytes. Raises ``ValueError``."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"expected a size such as '8GB' or '512MiB', got {text!r}")
+    number, prefix = float(m.group(1)), m.group(2).upper()
+    value = number * (1024 ** "_KMGT".index(prefix) if prefix else 1)
+    if not math.isfinite(value) or value <= 0 or value >= 2 ** 62:
+        raise ValueError(f"expected a positive size such as '8GB', got {text!r}")
+    return int(value)
+
+
+def human(nbytes: float) -> str:
+    """Bytes as a short human-readable size (binary prefixes)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if abs(nbytes) < 1024 or unit == "EiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.3g} EiB"  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- reading the raw document
+
+def _num(value: Any, default: float) -> float:
+    """A plain number from the raw document, or ``default`` for anything else (validation judges it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
+        return default
+    return max(float(value), 0.0)
+
+
+def _section(doc: dict, key: str) -> dict:
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+STEP_KEYS = ("max_steps", "n_layers", "n_steps")
+
+
+def _defaults(model_id: str) -> dict:
+    """The declared parameter defaults of a model ({} for an unknown id: validation reports it)."""
+    try:
+        from ..registry import registry
+
+        return {k: f.default for k, f in registry.get(model_id).Params.model_fields.items()}
+    except Exception:
+        return {}
+
+
+def _time(model_id: str, params: dict, key: str) -> float:
+    """A time parameter in seconds: as written if it parses, else its declared default, else 0."""
+    from ..units import parse_quantity
+
+    for value in (params.get(key), _defaults(model_id).get(key)):
+        if value is None:
+            continue
+        try:
+            si = parse_quantity(value, "time").si
+        except (ValueError, TypeError):
+            continue
+        if math.isfinite(si) and si > 0:
+            return si
+    return 0.0
+
+
+def _steps(model_id: str, params: dict) -> float:
+    """Recorded steps of a model: its step-count parameter (as written, else its declared default)
+    plus the initial state; 21 when neither is known."""
+    for key in STEP_KEYS:
+        if key in params:
+            return max(_num(params[key], 1), 1) + 1
+    try:
+        from ..registry import registry
+
+        fields = registry.get(model_id).Params.model_fields
+    except Exception:  # an unknown id: validation reports it; estimate with the largest default
+        return 21
+    for key in STEP_KEYS:
+        if key in fields and isinstance(fields[key].default, int):
+            return fields[key].default + 1
+    return 21
+
+
+def estimate_memory(doc: dict) -> dict[str, float]:
+    """Estimated peak memory (bytes) of one run of the raw scenario ``doc``, by component."""
+    pat = _section(doc, "patterns")
+    if pat.get("kind") == "images":
+        names = pat.get("names") if isinstance(pat.get("names"), list) else []
+        n_items = _num(pat.get("count"), len(names)) if pat.get("count") is not None else len(names)
+        n_units = 256.0
+    else:
+        n_items = _num(pat.get("count"), 1)
+        n_units = _num(pat.get("size"), 1)
+    cues = _section(doc, "cues")
+    targets = cues.get("targets", "all")
+    n_targets = len(targets) if isinstance(targets, list) else n_items
+    n_cues = n_targets * max(_num(cues.get("repeats"), 1), 1)
+    out = {"patterns": n_items * n_units * FLOAT + n_items * 64, "cues": n_cues * n_units * FLOAT}
+    models = doc.get("models") if isinstance(doc.get("models"), list) else []
+    for i, spec in enumerate(models):
+        spec = spec if isinstance(spec, dict) else {}
+        params = spec.get("params") if isinstance(spec.get("params"), dict) else {}
+        model_id = str(spec.get("id", ""))
+        label = str(spec.get("label") or model_id or f"models[{i}]")
+        if model_id.startswith("ca3"):
+            n_e = _num(params.get("n_e"), 1000)
+            n_ca1 = _num(params.get("n_ca1"), 500)
+            p_ee = min(_num(params.get("p_ee"), 0.1), 1.0)
+            p_sc = min(_num(params.get("p_sc"), 0.1), 1.0)
+            synapses = n_e * n_e * p_ee + n_e * n_ca1 * p_sc
+            out[f"{label} synapses"] = synapses * SYNAPSE_BYTES
+            out[f"{label} traces"] = n_cues * SPIKING_STEPS * (n_units + n_items + n_e + n_ca1) * FLOAT
+            # input timelines (mossy fibres per CA3 cell, EC channels 2N) at every time step
+            seconds = (n_items * (_time(model_id, params, "t_encode") + _time(model_id, params, "t_gap"))
+                       + n_cues * (_time(model_id, params, "t_reset") + _time(model_id, params, "t_recall")))
+            steps = seconds / max(_time(model_id, params, "dt"), 1e-6)
+            out[f"{label} timelines"] = TIMELINE_COPIES * (n_e + 2 * n_units) * steps * FLOAT + SPIKING_BASE
+            continue
+        steps = _steps(model_id, params)
+        out[f"{label} traces"] = TRACE_COPIES * n_cues * steps * (n_units + n_items) * FLOAT
+        weights = 2 * n_units * n_units  # a Hebbian matrix and its integer copy, or projections
+        for key in ("hidden", "ff_hidden"):
+            if key in params or "transformer" in model_id or "mlp" in model_id:
+                weights += _num(params.get(key), 512) * n_units * 2
+        if "modern" in model_id or "transformer" in model_id:
+            weights += n_cues * n_items * steps
+        out[f"{label} weights"] = weights * FLOAT
+        if "transformer" in model_id:
+            # the feed-forward layer is fitted on (ff_train_cues + 1) masked copies of every item,
+            # and each layer holds N x N query, key, value and output projections
+            samples = (_num(params.get("ff_train_cues"), 16) + 1) * n_items
+            out[f"{label} training"] = FIT_COPIES * samples * (n_units + _num(params.get("ff_hidden"), 512)) * FLOAT
+            out[f"{label} weights"] += 4 * n_units * n_units * max(_num(params.get("n_layers"), 1), 1) * FLOAT
+        elif "mlp" in model_id:
+            # the readout is fitted on the items themselves
+            out[f"{label} training"] = FIT_COPIES * n_items * (n_units + _num(params.get("hidden"), 512)) * FLOAT
+    return out
+
+
+def count_tasks(doc: dict) -> tuple[int, str]:
+    """Number of sweep points (grid product x zip length x seeds), without expanding; and how it is made."""
+    sweep = _section(doc, "sweep")
+    if not sweep:
+        return 1, "no sweep"
+    parts = []
+    total = 1
+    grid = _section(sweep, "grid")
+    for key, values in grid.items():
+        n = len(values) if isinstance(values, list) else 1
+        total *= n
+        parts.append(f"{n} values of {key}")
+    zipped = _section(sweep, "zip")
+    if zipped:
+        n = max((len(v) for v in zipped.values() if isinstance(v, list)), default=1)
+        total *= n
+        parts.append(f"{n} zipped values")
+    seeds = sweep.get("seeds", [0])
+    if isinstance(seeds, list):
+        n_seeds = len(seeds)
+    elif isinstance(seeds, dict):
+        n_seeds = int(_num(seeds.get("count"), 1))
+    else:
+        n_seeds = 1
+    total *= max(n_seeds, 1)
+    parts.append(f"{n_seeds} seed(s)")
+    return total, " x ".join(parts)
+
+
+def _set(doc: dict, path: str, value: Any) -> None:
+    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", path)
+    node: Any = doc
+    for i, tok in enumerate(tokens):
+        last = i == len(tokens) - 1
+        if tok.startswith("["):
+            idx = int(tok[1:-1])
+            if not isinstance(node, list) or idx >= len(node):
+                return
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        else:
+            if not isinstance(node, dict):
+                return
+            if last:
+                node[tok] = value
+            else:
+                node = node.setdefault(tok, {})
+
+
+def worst_point(doc: dict) -> dict:
+    """The document with every swept field at its largest numeric value (sizes grow with every value
+    the estimate reads), so one estimate bounds every point of a sweep."""
+    sweep = _section(doc, "sweep")
+    point = {k: copy.deepcopy(v) for k, v in doc.items() if k != "sweep"}
+    for section in ("grid", "zip"):
+        for path, values in _section(sweep, section).items():
+            numbers = [v for v in values if _num(v, -1) >= 0] if isinstance(values, list) else []
+            if numbers:
+                _set(point, str(path), max(numbers, key=lambda v: _num(v, 0)))
+            elif isinstance(values, list) and values and isinstance(values[0], list):
+                _set(point, str(path), max(values, key=len))
+    return point
+
+
+def _line(lines: dict, *paths: str) -> tuple[str, int | None]:
+    for p in paths:
+        if p in lines:
+            return p, lines[p]
+    return paths[-1], None
+
+
+def check(doc: Any, lines: dict | None = None, source: str | None = None, limits: Limits | None = None) -> None:
+    """Refuse a raw scenario document whose estimated memory or task count exceeds the limits."""
+    if not isinstance(doc, dict):
+        return
+    limits = limits or current()
+    lines = lines or {}
+    tasks, how = count_tasks(doc)
+    if tasks > limits.max_tasks:
+        path, line = _line(lines, "sweep.seeds", "sweep.grid", "sweep")
+        raise ScenarioError(Problem(
+            f"the sweep has {tasks:,} points ({how}), above the limit of {limits.max_tasks:,} tasks; "
+            f"sweep fewer values, or raise the limit with --max-tasks {tasks}", path, line), source)
+    parts = estimate_memory(worst_point(doc))
+    total = sum(parts.values())
+    if total > limits.max_memory:
+        biggest = max(parts, key=parts.get)
+        detail = ", ".join(f"{k} {human(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])[:3])
+        field = "cues" if biggest == "cues" else "patterns"
+        if biggest.endswith(" synapses"):
+            label = biggest.rsplit(" ", 1)[0]
+            models = doc.get("models") if isinstance(doc.get("models"), list) else []
+            idx = next((i for i, m in enumerate(models) if isinstance(m, dict)
+                        and label in (m.get("label"), m.get("id"))), None)
+            field = f"models[{idx}]" if idx is not None else "models"
+        path, line = _line(lines, field, "patterns")
+        need = 2 ** math.ceil(math.log2(max(total, 1) / GiB)) if total >= GiB else 1
+        advice = (f"make it smaller, or raise the limit with --max-memory {need}GiB" if total < 2 ** 50
+                  else "that is beyond the memory of any machine; make it smaller")
+        raise ScenarioError(Problem(
+            f"one run of this scenario needs about {human(total)} of memory ({detail}), above the limit "
+            f"of {human(limits.max_memory)}; {advice}", path, line), source)
+
+
+def total_memory(doc: dict) -> float:
+    """The estimated peak memory (bytes) of the largest run of ``doc``."""
+    return sum(estimate_memory(worst_point(doc)).values()) if isinstance(doc, dict) else 0.0
