@@ -75,7 +75,7 @@ def cmd_sweep(args) -> int:
     if scenario.sweep is None:
         raise HipposimError(f"{args.scenario}: the scenario has no 'sweep' section; use `hipposim run`")
     out = Path(args.out) if args.out else _default_out(scenario, "sweeps")
-    executor = "serial" if args.serial else "dask"
+    executor = "serial" if args.serial else "local"
     return _sweep(scenario, out, args, executor)
 
 

@@ -6,8 +6,10 @@ its seed and the hipposim version, so the same point always has the same key,
 in any process. Each finished task is stored atomically as
 ``tasks/<key>.json``; a resumed sweep skips the keys already there.
 
-Executors: ``serial`` (in this process, for debugging), a local
-dask.distributed cluster, or an existing Dask scheduler at an address.
+Executors (:mod:`.executors`): ``serial`` (in this process, for debugging),
+``local`` (a pool of worker processes, the default of ``hipposim sweep``), a
+local dask.distributed cluster (``dask``), or an existing Dask scheduler at an
+address.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import hashlib
 import re
 import itertools
 import json
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from .. import __version__
 from ..errors import HipposimError, OutputError, Problem, ScenarioError
 from ..scenario import validate_data
 from .execute import run_model
+from .executors import local_dask_client, make_executor, model_ids_of, summary_line, throughput
 from .folder import MANIFEST, RunFolder, package_versions, prepare_output, utc_now
 
 TASKS = "tasks"
@@ -201,8 +205,11 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         points = sweep_points(scenario)
     source = source or scenario.source
     client = None
-    if executor == "dask" or scheduler:
+    if scheduler:
         client = connect_client(scheduler, workers)  # fails before anything is written
+    elif executor == "dask":
+        client = local_dask_client(workers)
+    runner = make_executor(executor, workers, client)
     root = Path(out)
     try:
         if resume and (root / MANIFEST).exists():
@@ -231,22 +238,24 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         todo = [p for p in points if p.key not in done]
         bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {scenario.name}",
                    unit="task", disable=not progress)
-        if client is None:
-            for p in todo:
-                execute_task(p.scenario, p.key, str(folder.root))
-                bar.update()
-        else:
-            from distributed import as_completed
-
-            futures = [client.submit(execute_task, p.scenario, p.key, key=f"task-{p.key}", pure=False)
-                       for p in todo]
-            for future in as_completed(futures):
-                record = future.result()
+        records = []
+        if todo:
+            bar.set_postfix_str(f"starting {runner.name} workers", refresh=True)
+            runner.start(model_ids_of(todo))
+            t0 = time.perf_counter()
+            for record in runner.run(todo):
                 folder.write_json(f"{TASKS}/{record['key']}.json", record)
+                records.append(record)
+                bar.set_postfix_str(f"{runner.busy}/{runner.n_workers} workers busy", refresh=False)
                 bar.update()
-                future.release()
+            stats = throughput(records, time.perf_counter() - t0, runner.n_workers, runner.startup_s)
+            manifest["throughput"] = stats
+            bar.set_postfix_str(f"{stats['speedup']:.2f}x on {runner.n_workers} workers", refresh=False)
         bar.close()
+        if records and progress:
+            print(summary_line(stats), file=sys.stderr)
     finally:
+        runner.close()
         if client is not None:
             cluster = getattr(client, "cluster", None)
             client.close()

@@ -64,3 +64,12 @@ def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]
             b2.set_device("runtime")
             if build_dir and not keep_build:
                 shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def warm() -> float:
+    """Import Brian2 (and its code-generation machinery) once, before a sweep's tasks; return seconds."""
+    import time
+
+    t0 = time.perf_counter()
+    import_brian2()
+    return time.perf_counter() - t0

@@ -1,0 +1,321 @@
+"""Where the tasks of a sweep run: in this process, in a local process pool, or on Dask.
+
+Every executor runs :func:`run_task` on each point and yields the records as
+they complete; the sweep loop stores them. Executors:
+
+* ``serial``: in this process, one task after the other (debugging, tests).
+* ``processes``: a :class:`concurrent.futures.ProcessPoolExecutor` of spawned
+  worker processes (the local default). Each worker starts with
+  :data:`WORKER_ENV` (one BLAS/OpenMP thread: the parallelism is across
+  tasks), without ``MALLOC_TRIM_THRESHOLD_``, imports everything the sweep's
+  models need once (:func:`warm_worker`) and then only runs tasks.
+* ``dask``: a dask.distributed cluster, either a local one configured the
+  same way (:func:`local_dask_client`) or an existing scheduler
+  (``--scheduler``).
+
+Start-up (spawning the workers and warming them) is timed apart from the
+tasks, so the sweep can report its throughput without it.
+
+Why the local default is a process pool and not a Dask cluster: a task in a
+Dask worker runs in a thread beside the worker's event loop, and with Dask's
+defaults (``MALLOC_TRIM_THRESHOLD_=65536`` from the nanny, the statistical
+profiler sampling every thread every 10 ms) it ran measurably slower than the
+same task in a plain process. The measurements and the command behind them are
+in ``tests/benchmarks/bench_sweep_causes.py``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+#: Environment of every worker process: one BLAS/OpenMP thread per worker (the
+#: sweep parallelises over tasks; more threads only oversubscribe the cores).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
+#: Variables removed from a worker's environment. Dask's nanny sets
+#: ``MALLOC_TRIM_THRESHOLD_=65536``, which makes glibc return freed memory to the
+#: system eagerly; numpy's large temporaries are then unmapped and mapped again
+#: on every operation, which slowed matrix-heavy tasks.
+UNSET_ENV = ("MALLOC_TRIM_THRESHOLD_",)
+
+#: dask.config for a local cluster running CPU-bound numpy and Brian2 tasks.
+DASK_CONFIG = {
+    # the nanny exports these before it spawns a worker (no MALLOC_TRIM_THRESHOLD_)
+    "distributed.nanny.pre-spawn-environ": dict(WORKER_ENV),
+    "distributed.nanny.environ": {},
+    # the statistical profiler takes the GIL every 10 ms to walk every thread's stack
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.profile.interval": "1s",
+    "distributed.worker.profile.cycle": "10s",
+}
+
+#: Executor names accepted by :func:`make_executor`. ``local`` is the local default.
+EXECUTORS = ("serial", "local", "processes", "dask")
+LOCAL_DEFAULT = "processes"
+
+
+def run_task(point_scenario: dict, key: str) -> dict:
+    """Run one sweep point (:func:`hipposim.run.sweep.execute_task`) and add where and how it ran.
+
+    Adds ``cpu_s`` (CPU time of the whole worker process during the task, so a
+    busy event loop beside the task shows up) and ``worker`` (process id).
+    """
+    from .sweep import execute_task
+
+    c0 = time.process_time()
+    record = execute_task(point_scenario, key)
+    record["cpu_s"] = time.process_time() - c0
+    record["worker"] = os.getpid()
+    return record
+
+
+def warm_worker(model_ids: Iterable[str] = ()) -> float:
+    """Import what the tasks of a sweep need, once per worker; return the seconds it took.
+
+    Imports the sweep machinery, the analysis, and the class of every model in
+    ``model_ids``; for spiking models also Brian2 (see
+    :func:`hipposim.backends.brian2.codegen.warm`).
+    """
+    t0 = time.perf_counter()
+    from ..analysis import model_metrics  # noqa: F401
+    from ..registry import registry
+    from ..stimuli import build_stimulus  # noqa: F401
+    from . import sweep  # noqa: F401
+
+    for model_id in model_ids:
+        registry.get(model_id)
+        if model_id.startswith("ca3-spiking"):
+            from ..backends.brian2.codegen import warm
+
+            warm()
+    return time.perf_counter() - t0
+
+
+def model_ids_of(points) -> list[str]:
+    """The distinct model ids used by sweep points, in order of appearance."""
+    ids: list[str] = []
+    for p in points:
+        for m in p.scenario.get("models", []):
+            if m["id"] not in ids:
+                ids.append(m["id"])
+    return ids
+
+
+@contextlib.contextmanager
+def worker_environment() -> Iterator[None]:
+    """Set :data:`WORKER_ENV` and remove :data:`UNSET_ENV` in ``os.environ`` for the block.
+
+    Processes spawned inside the block inherit it; this process's own BLAS and
+    allocator are already initialised and do not change.
+    """
+    saved = {k: os.environ.get(k) for k in (*WORKER_ENV, *UNSET_ENV)}
+    try:
+        os.environ.update(WORKER_ENV)
+        for k in UNSET_ENV:
+            os.environ.pop(k, None)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _env_report() -> dict[str, str | None]:
+    """The threading and allocator variables of this process (tests check workers with it)."""
+    return {k: os.environ.get(k) for k in (*WORKER_ENV, *UNSET_ENV)}
+
+
+class Executor:
+    """Runs sweep tasks; ``run`` yields their records as they complete.
+
+    Attributes: ``name``, ``n_workers``, ``startup_s`` (spawning and warming the
+    workers, not counted as task time), ``busy`` (tasks running now).
+    """
+
+    name = "serial"
+
+    def __init__(self) -> None:
+        self.n_workers = 1
+        self.startup_s = 0.0
+        self.busy = 0
+
+    def start(self, model_ids: Iterable[str] = ()) -> Executor:
+        t0 = time.perf_counter()
+        warm_worker(model_ids)
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def run(self, points) -> Iterator[dict]:
+        for p in points:
+            self.busy = 1
+            record = run_task(p.scenario, p.key)
+            self.busy = 0
+            yield record
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _pool_init(model_ids: list[str], barrier) -> None:
+    warm_worker(model_ids)
+    barrier.wait(timeout=300)  # every worker is up and warm before the first task is timed
+
+
+def _pool_ready() -> int:
+    return os.getpid()
+
+
+class ProcessPool(Executor):
+    """A pool of ``n`` spawned worker processes, each warmed once, with :data:`WORKER_ENV`.
+
+    At most ``n`` tasks are in flight, so ``busy`` is the number of workers
+    running a task.
+    """
+
+    name = "processes"
+
+    def __init__(self, n: int, start_method: str = "spawn") -> None:
+        super().__init__()
+        self.n_workers = n
+        self.start_method = start_method
+        self.pool = None
+
+    def start(self, model_ids: Iterable[str] = ()) -> ProcessPool:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, wait
+
+        t0 = time.perf_counter()
+        ctx = multiprocessing.get_context(self.start_method)
+        barrier = ctx.Barrier(self.n_workers)
+        with worker_environment():
+            self.pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_pool_init,
+                                            initargs=(list(model_ids), barrier))
+            # one submit per worker spawns all of them now (inside worker_environment)
+            ready = [self.pool.submit(_pool_ready) for _ in range(self.n_workers)]
+        wait(ready)
+        for f in ready:
+            f.result()  # a worker that failed to start raises here
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def run(self, points) -> Iterator[dict]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        todo = list(points)[::-1]
+        running = set()
+        while todo or running:
+            while todo and len(running) < self.n_workers:
+                p = todo.pop()
+                running.add(self.pool.submit(run_task, p.scenario, p.key))
+            self.busy = len(running)
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            # refill before handing records back, so workers do not wait for the store
+            while todo and len(running) < self.n_workers:
+                p = todo.pop()
+                running.add(self.pool.submit(run_task, p.scenario, p.key))
+            self.busy = len(running)
+            for f in done:
+                yield f.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+class DaskExecutor(Executor):
+    """Tasks on a dask.distributed ``client`` (a local cluster or a scheduler's workers)."""
+
+    name = "dask"
+
+    def __init__(self, client) -> None:
+        super().__init__()
+        self.client = client
+
+    def start(self, model_ids: Iterable[str] = ()) -> DaskExecutor:
+        t0 = time.perf_counter()
+        self.client.run(warm_worker, list(model_ids))
+        self.n_workers = max(1, sum(w.get("nthreads", 1) for w in
+                                    self.client.scheduler_info().get("workers", {}).values()))
+        self.startup_s = time.perf_counter() - t0
+        return self
+
+    def run(self, points) -> Iterator[dict]:
+        from distributed import as_completed
+
+        futures = [self.client.submit(run_task, p.scenario, p.key, key=f"task-{p.key}", pure=False)
+                   for p in points]
+        outstanding = len(futures)
+        self.busy = min(self.n_workers, outstanding)
+        for future in as_completed(futures):
+            record = future.result()
+            future.release()
+            outstanding -= 1
+            self.busy = min(self.n_workers, outstanding)
+            yield record
+
+
+def local_dask_client(workers: int | None = None, config: dict | None = None):
+    """A Client on a new local cluster of ``workers`` single-threaded worker processes.
+
+    Configured by :data:`DASK_CONFIG` (or ``config``): one BLAS thread per
+    worker, no ``MALLOC_TRIM_THRESHOLD_``, no statistical profiler.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    n = workers or os.cpu_count() or 1
+    with dask.config.set(DASK_CONFIG if config is None else config), worker_environment():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=40)
+    return Client(cluster)
+
+
+def make_executor(executor: str, workers: int | None = None, client=None) -> Executor:
+    """The executor named ``executor`` (one of :data:`EXECUTORS`), not yet started.
+
+    ``local`` is :data:`LOCAL_DEFAULT`; ``dask`` needs ``client``.
+    """
+    if client is not None:
+        return DaskExecutor(client)
+    if executor == "local":
+        executor = LOCAL_DEFAULT
+    if executor == "serial":
+        return Executor()
+    if executor == "processes":
+        return ProcessPool(workers or os.cpu_count() or 1)
+    if executor == "dask":
+        raise ValueError("the dask executor needs a client")
+    raise ValueError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
+
+
+def throughput(records: list[dict], wall_s: float, n_workers: int, startup_s: float) -> dict[str, Any]:
+    """Throughput of a sweep: tasks per second and speed-up against the summed task time.
+
+    ``speedup = sum(elapsed_s) / wall_s``: how many tasks ran at once on
+    average (at most ``n_workers``, if a task in a worker is as fast as alone).
+    """
+    task_s = float(sum(r.get("elapsed_s", 0.0) for r in records))
+    n = len(records)
+    return {"tasks": n, "wall_s": wall_s, "task_s": task_s, "workers": n_workers, "startup_s": startup_s,
+            "tasks_per_s": n / wall_s if wall_s > 0 else float("nan"),
+            "speedup": task_s / wall_s if wall_s > 0 else float("nan")}
+
+
+def summary_line(t: dict[str, Any]) -> str:
+    """One line for the user: tasks, wall time, workers, speed-up against the summed task time."""
+    return (f"{t['tasks']} tasks in {t['wall_s']:.1f} s on {t['workers']} worker"
+            f"{'s' if t['workers'] != 1 else ''} ({t['tasks_per_s']:.2f} tasks/s; start-up "
+            f"{t['startup_s']:.1f} s not included); summed task time {t['task_s']:.1f} s, "
+            f"speed-up {t['speedup']:.2f}x of {t['workers']} possible")
