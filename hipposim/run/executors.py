@@ -75,11 +75,18 @@ def run_task(point_scenario: dict, key: str) -> dict:
 def warm_worker(model_ids: Iterable[str] = ()) -> float:
     """Import what the tasks of a sweep need, once per worker; return the seconds it took.
 
-    Imports the sweep machinery, the analysis, and the class of every model in
+    Imports the sweep machinery, xarray (building one small Dataset, which
+    imports more on first use), the analysis, and the class of every model in
     ``model_ids``; for spiking models also Brian2 (see
     :func:`hipposim.backends.brian2.codegen.warm`).
     """
     t0 = time.perf_counter()
+    import numpy as np
+    import xarray as xr
+
+    # the first Dataset a process builds imports pandas and probes the duck-array modules
+    # (dask.array among them): about 0.5 s of CPU that would otherwise land in the first task
+    xr.Dataset({"x": (("t",), np.zeros(3))}, coords={"t": np.arange(3)}).mean()
     from ..analysis import model_metrics  # noqa: F401
     from ..registry import registry
     from ..stimuli import build_stimulus  # noqa: F401
