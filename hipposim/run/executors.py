@@ -61,24 +61,33 @@ def run_task(point_scenario: dict, key: str) -> dict:
     """Run one sweep point (:func:`hipposim.run.sweep.execute_task`) and add where and how it ran.
 
     Adds ``cpu_s`` (CPU time of the whole worker process during the task, so a
-    busy event loop beside the task shows up) and ``worker`` (process id).
+    busy event loop beside the task shows up), ``worker`` (process id) and, for
+    spiking models on the Cython target, ``compiled_modules`` (modules newly
+    compiled during the task; 0 when compiled code was reused).
     """
     from .sweep import execute_task
 
+    cython = "cython" in brian2_targets_of([point_scenario])
+    if cython:
+        from ..backends.brian2.codegen import count_compiled
+
+        before = count_compiled("cython")
     c0 = time.process_time()
     record = execute_task(point_scenario, key)
     record["cpu_s"] = time.process_time() - c0
     record["worker"] = os.getpid()
+    if cython:
+        record["compiled_modules"] = count_compiled("cython") - before
     return record
 
 
-def warm_worker(model_ids: Iterable[str] = ()) -> float:
+def warm_worker(model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> float:
     """Import what the tasks of a sweep need, once per worker; return the seconds it took.
 
     Imports the sweep machinery, xarray (building one small Dataset, which
     imports more on first use), the analysis, and the class of every model in
-    ``model_ids``; for spiking models also Brian2 (see
-    :func:`hipposim.backends.brian2.codegen.warm`).
+    ``model_ids``; for each Brian2 target in ``brian2_targets`` runs a tiny
+    network (:func:`hipposim.backends.brian2.codegen.warm`).
     """
     t0 = time.perf_counter()
     import numpy as np
@@ -94,21 +103,33 @@ def warm_worker(model_ids: Iterable[str] = ()) -> float:
 
     for model_id in model_ids:
         registry.get(model_id)
-        if model_id.startswith("ca3-spiking"):
-            from ..backends.brian2.codegen import warm
+    for target in brian2_targets:
+        from ..backends.brian2.codegen import warm
 
-            warm()
+        warm(target)
     return time.perf_counter() - t0
 
 
 def model_ids_of(points) -> list[str]:
-    """The distinct model ids used by sweep points, in order of appearance."""
+    """The distinct model ids used by sweep points (or point scenarios), in order of appearance."""
     ids: list[str] = []
     for p in points:
-        for m in p.scenario.get("models", []):
+        for m in getattr(p, "scenario", p).get("models", []):
             if m["id"] not in ids:
                 ids.append(m["id"])
     return ids
+
+
+def brian2_targets_of(points) -> list[str]:
+    """The distinct Brian2 targets of the spiking models of sweep points (or point scenarios)."""
+    targets: list[str] = []
+    for p in points:
+        for m in getattr(p, "scenario", p).get("models", []):
+            if m["id"].startswith("ca3-spiking"):
+                t = (m.get("params") or {}).get("target", "numpy")
+                if t not in targets:
+                    targets.append(t)
+    return targets
 
 
 @contextlib.contextmanager
@@ -151,9 +172,10 @@ class Executor:
         self.startup_s = 0.0
         self.busy = 0
 
-    def start(self, model_ids: Iterable[str] = ()) -> Executor:
+    def start(self, model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> Executor:
+        """Start and warm the workers (:func:`warm_worker`); the time goes to ``startup_s``."""
         t0 = time.perf_counter()
-        warm_worker(model_ids)
+        warm_worker(model_ids, brian2_targets)
         self.startup_s = time.perf_counter() - t0
         return self
 
@@ -174,8 +196,8 @@ class Executor:
         self.close()
 
 
-def _pool_init(model_ids: list[str], barrier) -> None:
-    warm_worker(model_ids)
+def _pool_init(model_ids: list[str], brian2_targets: list[str], barrier) -> None:
+    warm_worker(model_ids, brian2_targets)
     barrier.wait(timeout=300)  # every worker is up and warm before the first task is timed
 
 
@@ -198,7 +220,7 @@ class ProcessPool(Executor):
         self.start_method = start_method
         self.pool = None
 
-    def start(self, model_ids: Iterable[str] = ()) -> ProcessPool:
+    def start(self, model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> ProcessPool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, wait
 
@@ -207,7 +229,7 @@ class ProcessPool(Executor):
         barrier = ctx.Barrier(self.n_workers)
         with worker_environment():
             self.pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_pool_init,
-                                            initargs=(list(model_ids), barrier))
+                                            initargs=(list(model_ids), list(brian2_targets), barrier))
             # one submit per worker spawns all of them now (inside worker_environment)
             ready = [self.pool.submit(_pool_ready) for _ in range(self.n_workers)]
         wait(ready)
@@ -250,9 +272,9 @@ class DaskExecutor(Executor):
         super().__init__()
         self.client = client
 
-    def start(self, model_ids: Iterable[str] = ()) -> DaskExecutor:
+    def start(self, model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> DaskExecutor:
         t0 = time.perf_counter()
-        self.client.run(warm_worker, list(model_ids))
+        self.client.run(warm_worker, list(model_ids), list(brian2_targets))
         self.n_workers = max(1, sum(w.get("nthreads", 1) for w in
                                     self.client.scheduler_info().get("workers", {}).values()))
         self.startup_s = time.perf_counter() - t0

@@ -31,7 +31,8 @@ from .. import __version__
 from ..errors import HipposimError, OutputError, Problem, ScenarioError
 from ..scenario import validate_data
 from .execute import run_model
-from .executors import local_dask_client, make_executor, model_ids_of, summary_line, throughput
+from .executors import (brian2_targets_of, local_dask_client, make_executor, model_ids_of, summary_line,
+                        throughput)
 from .folder import MANIFEST, RunFolder, package_versions, prepare_output, utc_now
 
 TASKS = "tasks"
@@ -241,7 +242,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         records = []
         if todo:
             bar.set_postfix_str(f"starting {runner.name} workers", refresh=True)
-            runner.start(model_ids_of(todo))
+            runner.start(model_ids_of(todo), brian2_targets_of(todo))
             t0 = time.perf_counter()
             for record in runner.run(todo):
                 folder.write_json(f"{TASKS}/{record['key']}.json", record)
