@@ -154,8 +154,22 @@ def worker_environment() -> Iterator[None]:
 
 
 def _env_report() -> dict[str, str | None]:
-    """The threading and allocator variables of this process (tests check workers with it)."""
+    """The threading and allocator variables of this process."""
     return {k: os.environ.get(k) for k in (*WORKER_ENV, *UNSET_ENV)}
+
+
+def worker_report() -> dict[str, Any]:
+    """What a worker runs with: its threading and allocator variables and, if threadpoolctl is
+    installed, the number of threads each loaded BLAS library uses."""
+    import numpy  # noqa: F401  (loads the BLAS library)
+
+    report: dict[str, Any] = {"env": _env_report(), "pid": os.getpid()}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return report
+    report["blas_threads"] = sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+    return report
 
 
 class Executor:
@@ -307,7 +321,7 @@ def local_dask_client(workers: int | None = None, config: dict | None = None):
     n = workers or os.cpu_count() or 1
     with dask.config.set(DASK_CONFIG if config is None else config), worker_environment():
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=40)
+                               scheduler_kwargs={"dashboard": False}, silence_logs=40)
     return Client(cluster)
 
 
@@ -338,6 +352,7 @@ def throughput(records: list[dict], wall_s: float, n_workers: int, startup_s: fl
     task_s = float(sum(r.get("elapsed_s", 0.0) for r in records))
     n = len(records)
     return {"tasks": n, "wall_s": wall_s, "task_s": task_s, "workers": n_workers, "startup_s": startup_s,
+            "cpu_s": float(sum(r.get("cpu_s", 0.0) for r in records)),
             "tasks_per_s": n / wall_s if wall_s > 0 else float("nan"),
             "speedup": task_s / wall_s if wall_s > 0 else float("nan")}
 

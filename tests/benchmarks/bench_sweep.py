@@ -16,12 +16,15 @@ folder with ``run_sweep(..., progress=False)``. For each run it reports
 * ``start``: spawning and warming the workers (not in the throughput);
 * ``wall``: from the first task submitted to the last record stored;
 * ``tasks``: the summed ``elapsed_s`` measured inside the workers;
+* ``cpu``: the summed CPU time of the worker processes during the tasks (less
+  sensitive than wall time to other load on the machine);
 * ``total``: the whole ``run_sweep`` call (start, tasks, aggregation, figures).
 
 and, against serial in the same round: the speed-up in throughput (serial wall
 / parallel wall; goals >= 1.8x for hopfield and >= 1.7x for ca3 on 2 workers),
 the speed-up including start-up, and the per-task time inside a worker against
-serial (summed task time ratio; goal within 10%, i.e. <= 1.10).
+serial (summed task time ratio; goal within 10%, i.e. <= 1.10) and the same
+ratio of CPU time.
 
 The machine's load average is printed before and after each run; on a machine
 with fewer free cores than workers no executor can reach the goals, and the
@@ -86,7 +89,7 @@ def measure(scenario, executor: str, workers: int | None) -> dict:
         records = {p.key: json.loads((Path(tmp) / "s" / "tasks" / f"{p.key}.json").read_text()) for p in points}
     failed = int((ds["status"].values != "ok").sum())
     t = manifest["throughput"]
-    return {"wall": t["wall_s"], "start": t["startup_s"], "tasks": t["task_s"], "total": total,
+    return {"wall": t["wall_s"], "start": t["startup_s"], "tasks": t["task_s"], "total": total, "cpu": t["cpu_s"],
             "per_task": {k: r["elapsed_s"] for k, r in records.items()}, "failed": failed,
             "workers": len({r["worker"] for r in records.values()}), "load": (load0, os.getloadavg()[0])}
 
@@ -110,7 +113,7 @@ def main() -> None:
                 res = measure(scenario, executor, workers)
                 results[executor].append(res)
                 print(f"  round {r} {executor:9s} start {res['start']:5.1f} s  wall {res['wall']:6.1f} s  "
-                      f"tasks {res['tasks']:6.1f} s  total {res['total']:6.1f} s  workers used {res['workers']}  "
+                      f"tasks {res['tasks']:6.1f} s  cpu {res['cpu']:6.1f} s  total {res['total']:6.1f} s  workers used {res['workers']}  "
                       f"failed {res['failed']}  load {res['load'][0]:.1f}->{res['load'][1]:.1f}", flush=True)
         goal = {"hopfield": 1.8, "ca3": 1.7}[name]
         for executor, _ in contenders[1:]:
@@ -118,10 +121,12 @@ def main() -> None:
                 s, p = results["serial"][r], results[executor][r]
                 keys = list(s["per_task"])
                 ratio = sum(p["per_task"][k] for k in keys) / sum(s["per_task"][k] for k in keys)
+                cpu_ratio = p["cpu"] / s["cpu"]
                 print(f"  {executor} round {r}: throughput speed-up {s['wall'] / p['wall']:.2f}x (goal >= {goal}), "
                       f"with start-up {s['wall'] / (p['wall'] + p['start']):.2f}x, whole call "
                       f"{s['total'] / p['total']:.2f}x; per-task time in a worker / serial {ratio:.3f} "
-                      f"(goal <= 1.10); speed-up against summed task time {p['tasks'] / p['wall']:.2f}x")
+                      f"(goal <= 1.10), per-task CPU time {cpu_ratio:.3f}; speed-up against summed task time "
+                      f"{p['tasks'] / p['wall']:.2f}x")
     print(f"\nload average at end: {os.getloadavg()}")
 
 
