@@ -192,9 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("sweep", help="run a scenario's sweep on Dask (local cluster or a scheduler)",
+    p = sub.add_parser("sweep", help="run a scenario's sweep on local worker processes or a Dask scheduler",
                        description="Run every point of the scenario's 'sweep' section; each task's result is "
-                                   "stored atomically under tasks/<key>.json and aggregated into sweep.nc.")
+                                   "stored atomically under tasks/<key>.json and aggregated into sweep.nc. "
+                                   "By default the tasks run on a pool of local worker processes (one BLAS "
+                                   "thread each); the summary line gives the speed-up against the summed "
+                                   "task time.")
     p.add_argument("scenario", help="scenario YAML file with a 'sweep' section")
     p.add_argument("--out", help="sweep folder (default: sweeps/<scenario name>)")
     p.add_argument("--workers", type=int, help="local cluster size (default: one per core)")

@@ -28,7 +28,12 @@ ratio of CPU time.
 
 The machine's load average is printed before and after each run; on a machine
 with fewer free cores than workers no executor can reach the goals, and the
-figures then show the load, not the executor.
+figures then show the load, not the executor. Two figures do not depend on
+the load as much: the speed-up against the summed task time (how much of the
+time every worker was busy; at most the number of workers) and the per-task
+CPU time against serial. Their quotient is printed as the speed-up "projected
+for free cores" (what the run would give if each busy worker had a core of its
+own); it is a projection, not a measurement.
 """
 from __future__ import annotations
 
@@ -126,7 +131,8 @@ def main() -> None:
                       f"with start-up {s['wall'] / (p['wall'] + p['start']):.2f}x, whole call "
                       f"{s['total'] / p['total']:.2f}x; per-task time in a worker / serial {ratio:.3f} "
                       f"(goal <= 1.10), per-task CPU time {cpu_ratio:.3f}; speed-up against summed task time "
-                      f"{p['tasks'] / p['wall']:.2f}x")
+                      f"{p['tasks'] / p['wall']:.2f}x; projected for free cores "
+                      f"{p['tasks'] / p['wall'] / cpu_ratio:.2f}x")
     print(f"\nload average at end: {os.getloadavg()}")
 
 
