@@ -210,7 +210,9 @@ class Executor:
         self.close()
 
 
-def _pool_init(model_ids: list[str], brian2_targets: list[str], barrier) -> None:
+def _pool_init(model_ids: list[str], brian2_targets: list[str], barrier, own_session: bool = False) -> None:
+    if own_session and hasattr(os, "setsid"):
+        os.setsid()
     warm_worker(model_ids, brian2_targets)
     barrier.wait(timeout=300)  # every worker is up and warm before the first task is timed
 
@@ -224,14 +226,27 @@ class ProcessPool(Executor):
 
     At most ``n`` tasks are in flight, so ``busy`` is the number of workers
     running a task.
+
+    ``own_sessions`` (default: the environment variable
+    ``HIPPOSIM_WORKER_SESSIONS=1``) starts each worker in a session of its own.
+    Linux with ``kernel.sched_autogroup_enabled = 1`` (the default on most
+    desktops) shares the CPU fairly between sessions, not between processes:
+    while other sessions keep the cores busy, all workers of a sweep share the
+    one slice of the session that started it, and more workers give no more
+    throughput. In sessions of their own, each worker gets a slice, like
+    separate shells would. This takes more of a shared machine from its other
+    users, so it is not the default. On a machine with free cores it makes no
+    difference.
     """
 
     name = "processes"
 
-    def __init__(self, n: int, start_method: str = "spawn") -> None:
+    def __init__(self, n: int, start_method: str = "spawn", own_sessions: bool | None = None) -> None:
         super().__init__()
         self.n_workers = n
         self.start_method = start_method
+        self.own_sessions = (os.environ.get("HIPPOSIM_WORKER_SESSIONS", "") == "1" if own_sessions is None
+                             else own_sessions)
         self.pool = None
 
     def start(self, model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> ProcessPool:
@@ -243,7 +258,8 @@ class ProcessPool(Executor):
         barrier = ctx.Barrier(self.n_workers)
         with worker_environment():
             self.pool = ProcessPoolExecutor(self.n_workers, mp_context=ctx, initializer=_pool_init,
-                                            initargs=(list(model_ids), list(brian2_targets), barrier))
+                                            initargs=(list(model_ids), list(brian2_targets), barrier,
+                                                      self.own_sessions))
             # one submit per worker spawns all of them now (inside worker_environment)
             ready = [self.pool.submit(_pool_ready) for _ in range(self.n_workers)]
         wait(ready)

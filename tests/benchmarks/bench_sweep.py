@@ -84,6 +84,10 @@ def sweeps(only: str | None) -> dict:
 
 def measure(scenario, executor: str, workers: int | None) -> dict:
     points = sweep_points(scenario)
+    os.environ.pop("HIPPOSIM_WORKER_SESSIONS", None)
+    if executor == "sessions":  # the process pool with each worker in a session of its own
+        os.environ["HIPPOSIM_WORKER_SESSIONS"] = "1"
+        executor = "processes"
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         t0 = time.perf_counter()
@@ -103,7 +107,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--executors", default="processes,dask", help="parallel executors to compare with serial")
+    ap.add_argument("--executors", default="processes,dask",
+                    help="parallel executors to compare with serial: processes, dask, sessions (processes, "
+                         "each worker in a session of its own; see executors.ProcessPool)")
     ap.add_argument("--only", choices=["hopfield", "ca3"])
     args = ap.parse_args()
     contenders = [("serial", None)] + [(e, args.workers) for e in args.executors.split(",")]

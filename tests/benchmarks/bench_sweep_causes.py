@@ -139,6 +139,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=6)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--autogroup", action="store_true", help="only the scheduler-autogroup experiment")
     ap.add_argument("--configs", default="serial,pool,pool+trim,pool+blas,dask-default,dask-notrim,"
                                          "dask-noprof,dask-tuned")
     args = ap.parse_args()
@@ -146,6 +147,9 @@ def main() -> None:
     points = [p for p in sweep_points(load_scenario(SCENARIO)) if p.seed == 0 and p.values["patterns.size"] == 500]
     points = points[:args.tasks]
     model_ids = ex.model_ids_of(points)
+    if args.autogroup:
+        autogroup(points, model_ids, args.rounds)
+        return
     print(f"load at start: {os.getloadavg()}")
     print(f"{len(points)} tasks (capacity_sweep.yaml, N=500, seed 0), {args.rounds} rounds, one worker each")
     print(f"pickled point scenario {len(pickle.dumps(points[0].scenario))} B; "
@@ -186,6 +190,47 @@ def timeit_pickle(obj, n: int = 200) -> float:
     for _ in range(n):
         pickle.loads(pickle.dumps(obj))
     return (time.perf_counter() - t0) / n
+
+
+# --- autogroup: does the kernel give our workers a core each? -----------------------------------------
+
+def autogroup(points, model_ids, rounds: int) -> None:
+    """Serial against 2 pool workers in our session and 2 in sessions of their own, interleaved.
+
+    With ``kernel.sched_autogroup_enabled = 1`` the scheduler shares the CPU
+    fairly between sessions, not processes: on a machine busy with other
+    sessions, two workers in our session share our session's slice, and two
+    cores give no speed-up. Run: ``python tests/benchmarks/bench_sweep_causes.py --autogroup``.
+    """
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip()
+    except OSError:
+        enabled = "unknown"
+    print(f"kernel.sched_autogroup_enabled = {enabled}; load {os.getloadavg()}")
+
+    def pool_run(own_sessions: bool) -> tuple[float, float, float]:
+        with ex.ProcessPool(2, own_sessions=own_sessions).start(model_ids) as pool:
+            t0 = time.perf_counter()
+            recs = list(pool.run(points))
+            wall = time.perf_counter() - t0
+        return wall, sum(r["elapsed_s"] for r in recs), sum(r["cpu_s"] for r in recs)
+
+    def serial_run() -> tuple[float, float, float]:
+        e = ex.Executor().start(model_ids)
+        t0 = time.perf_counter()
+        recs = list(e.run(points))
+        return time.perf_counter() - t0, sum(r["elapsed_s"] for r in recs), sum(r["cpu_s"] for r in recs)
+
+    runs = {"serial": serial_run, "2 workers, our session": lambda: pool_run(False),
+            "2 workers, own sessions": lambda: pool_run(True)}
+    for r in range(rounds):
+        res = {}
+        for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            res[name] = runs[name]()
+        s = res["serial"][0]
+        for name, (wall, task, cpu) in res.items():
+            print(f"  round {r} {name:24s} wall {wall:6.2f} s  tasks {task:6.2f} s  cpu {cpu:6.2f} s  "
+                  f"speed-up {s / wall:.2f}x  load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
