@@ -243,3 +243,14 @@ def test_sweep_prints_its_speedup_and_records_it(tmp_path, capsys):
     # one task at a time: the summed task time cannot exceed the wall time
     assert 0 < t["speedup"] <= 1.0
     assert "1/1 workers busy" in err or "on 1 workers" in err
+
+
+def test_pool_workers_get_sessions_of_their_own_only_when_asked(monkeypatch):
+    monkeypatch.delenv("HIPPOSIM_WORKER_SESSIONS", raising=False)
+    with executors.ProcessPool(1).start() as pool:
+        shared = pool.pool.submit(executors.worker_report).result()
+    monkeypatch.setenv("HIPPOSIM_WORKER_SESSIONS", "1")
+    with executors.ProcessPool(1).start() as pool:
+        own = pool.pool.submit(executors.worker_report).result()
+    assert shared["sid"] == os.getsid(0)
+    assert own["sid"] == own["pid"] != os.getsid(0)  # the worker leads a new session

@@ -16,12 +16,15 @@ they complete; the sweep loop stores them. Executors:
 Start-up (spawning the workers and warming them) is timed apart from the
 tasks, so the sweep can report its throughput without it.
 
-Why the local default is a process pool and not a Dask cluster: a task in a
-Dask worker runs in a thread beside the worker's event loop, and with Dask's
-defaults (``MALLOC_TRIM_THRESHOLD_=65536`` from the nanny, the statistical
-profiler sampling every thread every 10 ms) it ran measurably slower than the
-same task in a plain process. The measurements and the command behind them are
-in ``tests/benchmarks/bench_sweep_causes.py``.
+Why a task ran slower in a Dask worker than alone, measured with
+``tests/benchmarks/bench_sweep_causes.py``: Dask's nanny sets
+``MALLOC_TRIM_THRESHOLD_=65536`` (+20-25 % CPU per numpy-heavy task); the
+first task in a fresh process paid about 0.5 s of first-use imports; and on
+Linux with scheduler autogroups, all workers started from one session share
+that session's slice of a busy machine (see :class:`ProcessPool`). With the
+first two removed a task costs the same CPU in a worker of either executor as
+serially. The process pool is the local default because it starts sooner and
+dispatches a task in a few milliseconds instead of about 15.
 """
 from __future__ import annotations
 
@@ -160,10 +163,11 @@ def _env_report() -> dict[str, str | None]:
 
 def worker_report() -> dict[str, Any]:
     """What a worker runs with: its threading and allocator variables and, if threadpoolctl is
-    installed, the number of threads each loaded BLAS library uses."""
+    installed, the number of threads each loaded BLAS library uses; its process and session ids."""
     import numpy  # noqa: F401  (loads the BLAS library)
 
-    report: dict[str, Any] = {"env": _env_report(), "pid": os.getpid()}
+    report: dict[str, Any] = {"env": _env_report(), "pid": os.getpid(),
+                              "sid": os.getsid(0) if hasattr(os, "getsid") else None}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -212,9 +216,21 @@ class Executor:
 
 def _pool_init(model_ids: list[str], brian2_targets: list[str], barrier, own_session: bool = False) -> None:
     if own_session and hasattr(os, "setsid"):
-        os.setsid()
+        _new_session()
     warm_worker(model_ids, brian2_targets)
     barrier.wait(timeout=300)  # every worker is up and warm before the first task is timed
+
+
+def _new_session() -> int:
+    """Start a session (and so a scheduler autogroup) of its own for this process; return its id."""
+    try:
+        return os.setsid()
+    except OSError:  # already a session or group leader
+        return os.getsid(0)
+
+
+def _own_sessions_default() -> bool:
+    return os.environ.get("HIPPOSIM_WORKER_SESSIONS", "") == "1"
 
 
 def _pool_ready() -> int:
@@ -245,8 +261,7 @@ class ProcessPool(Executor):
         super().__init__()
         self.n_workers = n
         self.start_method = start_method
-        self.own_sessions = (os.environ.get("HIPPOSIM_WORKER_SESSIONS", "") == "1" if own_sessions is None
-                             else own_sessions)
+        self.own_sessions = _own_sessions_default() if own_sessions is None else own_sessions
         self.pool = None
 
     def start(self, model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> ProcessPool:
@@ -294,7 +309,11 @@ class ProcessPool(Executor):
 
 
 class DaskExecutor(Executor):
-    """Tasks on a dask.distributed ``client`` (a local cluster or a scheduler's workers)."""
+    """Tasks on a dask.distributed ``client`` (a local cluster or a scheduler's workers).
+
+    With ``HIPPOSIM_WORKER_SESSIONS=1`` every worker moves to a session of its
+    own before warming up (see :class:`ProcessPool`).
+    """
 
     name = "dask"
 
@@ -304,6 +323,8 @@ class DaskExecutor(Executor):
 
     def start(self, model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = ()) -> DaskExecutor:
         t0 = time.perf_counter()
+        if _own_sessions_default() and hasattr(os, "setsid"):
+            self.client.run(_new_session)  # see ProcessPool: one scheduler autogroup per worker
         self.client.run(warm_worker, list(model_ids), list(brian2_targets))
         self.n_workers = max(1, sum(w.get("nthreads", 1) for w in
                                     self.client.scheduler_info().get("workers", {}).values()))
@@ -336,7 +357,8 @@ def local_dask_client(workers: int | None = None, config: dict | None = None):
 
     n = workers or os.cpu_count() or 1
     with dask.config.set(DASK_CONFIG if config is None else config), worker_environment():
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        # the scheduler's HTTP server binds a free port (":0"), not 8787, which others may use
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                scheduler_kwargs={"dashboard": False}, silence_logs=40)
     return Client(cluster)
 

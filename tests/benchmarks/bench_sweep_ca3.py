@@ -2,9 +2,10 @@
 
 Run by hand (not collected by pytest)::
 
-    python tests/benchmarks/bench_sweep_ca3.py
+    python tests/benchmarks/bench_sweep_ca3.py [--target cython|numpy]
 
-Everything happens in one process, on the Cython target, with a fresh
+Everything happens in one process (the 2-worker sweep apart), on the Cython
+target (or ``--target numpy``, which compiles nothing), with a fresh
 compiled-code cache (``HIPPOSIM_CACHE`` points at a new temporary folder
 before Brian2 is imported), on a small network (``n_e`` = 200, ``n_i`` = 40,
 ``n_ca1`` = 100, ``n_ca1_i`` = 20, three images, short phases):
@@ -76,6 +77,12 @@ def compiled_modules(cache: Path) -> int:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--target", choices=["cython", "numpy"], default="cython")
+    PARAMS["target"] = ap.parse_args().target
+    print(f"target {PARAMS['target']}; load average {os.getloadavg()}", flush=True)
     cache = Path(tempfile.mkdtemp(prefix="bench-sweep-ca3-cache-"))
     os.environ["HIPPOSIM_CACHE"] = str(cache)  # before anything imports brian2: the first run is cold
 
