@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import numpy as np
+import pytest
 import xarray as xr
 import yaml
 
@@ -254,3 +255,19 @@ def test_pool_workers_get_sessions_of_their_own_only_when_asked(monkeypatch):
         own = pool.pool.submit(executors.worker_report).result()
     assert shared["sid"] == os.getsid(0)
     assert own["sid"] == own["pid"] != os.getsid(0)  # the worker leads a new session
+
+
+@pytest.mark.brian2
+def test_brian2_warm_up_leaves_the_target_as_it_was_and_compile_counts(tmp_path, monkeypatch):
+    from hipposim.backends.brian2 import codegen, import_brian2
+
+    b2 = import_brian2()
+    before = b2.prefs.codegen.target
+    assert codegen.warm("numpy") > 0
+    assert b2.prefs.codegen.target == before and type(b2.get_device()).__name__ == "RuntimeDevice"
+    monkeypatch.setenv("HIPPOSIM_CACHE", str(tmp_path))
+    assert codegen.count_compiled("numpy") is None and codegen.count_compiled("cython") == 0
+    (tmp_path / "cython").mkdir()
+    for name in ("a.so", "b.so", "a.pyx", "lock"):
+        (tmp_path / "cython" / name).write_text("")
+    assert codegen.count_compiled("cython") == 2

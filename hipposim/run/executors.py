@@ -89,8 +89,8 @@ def warm_worker(model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = (
 
     Imports the sweep machinery, xarray (building one small Dataset, which
     imports more on first use), the analysis, and the class of every model in
-    ``model_ids``; for each Brian2 target in ``brian2_targets`` runs a tiny
-    network (:func:`hipposim.backends.brian2.codegen.warm`).
+    ``model_ids``; if ``brian2_targets`` is not empty (a spiking model is in
+    the sweep) runs a tiny Brian2 network (:func:`hipposim.backends.brian2.codegen.warm`).
     """
     t0 = time.perf_counter()
     import numpy as np
@@ -106,10 +106,11 @@ def warm_worker(model_ids: Iterable[str] = (), brian2_targets: Iterable[str] = (
 
     for model_id in model_ids:
         registry.get(model_id)
-    for target in brian2_targets:
+    targets = list(brian2_targets)
+    if targets:
         from ..backends.brian2.codegen import warm
 
-        warm(target)
+        warm(targets[0])
     return time.perf_counter() - t0
 
 
