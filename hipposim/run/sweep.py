@@ -243,6 +243,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
         if todo:
             bar.set_postfix_str(f"starting {runner.name} workers", refresh=True)
             runner.start(model_ids_of(todo), brian2_targets_of(todo))
+            bar.unpause()  # tasks/s without the start-up
             t0 = time.perf_counter()
             for record in runner.run(todo):
                 folder.write_json(f"{TASKS}/{record['key']}.json", record)
