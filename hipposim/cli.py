@@ -84,7 +84,7 @@ def cmd_sweep(args) -> int:
     if scenario.sweep is None:
         raise HipposimError(f"{args.scenario}: the scenario has no 'sweep' section; use `hipposim run`")
     out = Path(args.out) if args.out else _default_out(scenario, "sweeps")
-    executor = "serial" if args.serial else "dask"
+    executor = "serial" if args.serial else "local"
     return _sweep(scenario, out, args, executor)
 
 
@@ -362,9 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sweep", parents=[limits_opts],
-                       help="run a scenario's sweep on Dask (local cluster or a scheduler)",
+                       help="run a scenario's sweep on local worker processes or a Dask scheduler",
                        description="Run every point of the scenario's 'sweep' section; each task's result is "
-                                   "stored atomically under tasks/<key>.json and aggregated into sweep.nc.")
+                                   "stored atomically under tasks/<key>.json and aggregated into sweep.nc. "
+                                   "By default the tasks run on a pool of local worker processes (one BLAS "
+                                   "thread each); the summary line gives the speed-up against the summed "
+                                   "task time.")
     p.add_argument("scenario", help="scenario YAML file with a 'sweep' section")
     p.add_argument("--out", help="sweep folder (default: sweeps/<scenario name>)")
     p.add_argument("--workers", type=workers_count, help="local cluster size (default: one per core)")

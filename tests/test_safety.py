@@ -614,8 +614,8 @@ sys.exit(main(sys.argv[1:]))
 
 SLOW_SWEEP = """
 import sys, time
-import hipposim.run.sweep as sweep
-real = sweep.execute_task
+import hipposim.run.execute as execute
+real = execute.execute_task
 calls = []
 def slow(*a, **k):
     calls.append(1)
@@ -623,7 +623,7 @@ def slow(*a, **k):
         sys.__stdout__.write("started" + chr(10)); sys.__stdout__.flush()  # --quiet silences sys.stdout
         time.sleep(120)
     return real(*a, **k)
-sweep.execute_task = slow
+execute.execute_task = slow
 from hipposim.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import numpy as np
+import pytest
 import xarray as xr
 import yaml
 
@@ -166,3 +167,108 @@ sweep:
     modern = ds["success_rate"].sel(model="modern").values
     assert classical.max() <= 0.2  # loads 0.5 .. 2 are far above alpha_c
     assert modern.min() == 1.0
+
+
+# --- executors -----------------------------------------------------------------------------------------
+
+from hipposim.run import executors  # noqa: E402
+
+VOLATILE = ("elapsed_s", "cpu_s", "worker")  # where and how long; everything else must match serial
+
+
+def test_process_pool_records_equal_serial_and_keep_every_worker_busy():
+    points = points_of(SMOKE)
+    serial = {r["key"]: r for r in executors.Executor().start().run(points)}
+    pool = executors.make_executor("local", workers=2)
+    assert isinstance(pool, executors.ProcessPool)
+    busy, records = [], {}
+    with pool.start(executors.model_ids_of(points)):
+        assert pool.startup_s > 0
+        for r in pool.run(points):
+            records[r["key"]] = r
+            busy.append(pool.busy)
+    assert records.keys() == serial.keys() and len(records) == 8
+    for key, r in records.items():
+        assert r["status"] == "ok"
+        assert {k: v for k, v in r.items() if k not in VOLATILE} == \
+               {k: v for k, v in serial[key].items() if k not in VOLATILE}
+    workers = {r["worker"] for r in records.values()}
+    assert len(workers) == 2 and os.getpid() not in workers
+    # two tasks in flight until the last one is handed out, then the pool drains
+    assert busy == sorted(busy, reverse=True) and busy[0] == 2 and busy.count(2) >= 5 and busy[-1] == 0
+
+
+def test_workers_run_with_one_blas_thread_and_no_malloc_trim(monkeypatch):
+    # the parent has Dask's allocator setting and no thread limits: the workers must not inherit either
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    for k in executors.WORKER_ENV:
+        monkeypatch.delenv(k, raising=False)
+    with executors.ProcessPool(1).start() as pool:
+        pool_env = pool.pool.submit(executors.worker_report).result()
+    client = executors.local_dask_client(1)
+    try:
+        (dask_env,) = client.run(executors.worker_report).values()
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    for got in (pool_env, dask_env):
+        assert got["env"]["MALLOC_TRIM_THRESHOLD_"] is None
+        assert got["env"]["OPENBLAS_NUM_THREADS"] == "1" and got["env"]["OMP_NUM_THREADS"] == "1"
+        assert got["blas_threads"] == [1]  # what OpenBLAS itself reports, not only the variable
+    # this process's environment is left as it was
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536" and "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_throughput_is_summed_task_time_over_wall_time():
+    records = [{"elapsed_s": 1.5}, {"elapsed_s": 0.5}, {"elapsed_s": 1.0}, {"elapsed_s": 1.0}]
+    t = executors.throughput(records, wall_s=2.0, n_workers=2, startup_s=0.7)
+    assert t["speedup"] == 2.0 and t["tasks_per_s"] == 2.0 and t["task_s"] == 4.0
+    line = executors.summary_line(t)
+    assert "4 tasks in 2.0 s on 2 workers" in line and "speed-up 2.00x of 2 possible" in line
+    assert "start-up 0.7 s not included" in line
+
+
+def test_sweep_prints_its_speedup_and_records_it(tmp_path, capsys):
+    import re
+
+    scenario = load_scenario(SMOKE)
+    run_sweep(scenario, tmp_path / "s", executor="serial", progress=True, source=str(SMOKE))
+    err = capsys.readouterr().err
+    m = re.search(r"8 tasks in ([\d.]+) s on 1 worker .* summed task time ([\d.]+) s, speed-up ([\d.]+)x", err)
+    assert m, err
+    t = json.loads((tmp_path / "s" / "manifest.json").read_text())["throughput"]
+    summed = sum(json.loads(f.read_text())["elapsed_s"] for f in (tmp_path / "s" / "tasks").glob("*.json"))
+    assert abs(t["task_s"] - summed) < 1e-9 and abs(t["speedup"] - summed / t["wall_s"]) < 1e-9
+    assert abs(float(m.group(3)) - t["speedup"]) <= 0.005 + 1e-9
+    # one task at a time: the summed task time cannot exceed the wall time
+    assert 0 < t["speedup"] <= 1.0
+    assert "1/1 workers busy" in err or "on 1 workers" in err
+
+
+def test_pool_workers_get_sessions_of_their_own_only_when_asked(monkeypatch):
+    monkeypatch.delenv("HIPPOSIM_WORKER_SESSIONS", raising=False)
+    with executors.ProcessPool(1).start() as pool:
+        shared = pool.pool.submit(executors.worker_report).result()
+    monkeypatch.setenv("HIPPOSIM_WORKER_SESSIONS", "1")
+    with executors.ProcessPool(1).start() as pool:
+        own = pool.pool.submit(executors.worker_report).result()
+    assert shared["sid"] == os.getsid(0)
+    assert own["sid"] == own["pid"] != os.getsid(0)  # the worker leads a new session
+
+
+@pytest.mark.brian2
+def test_brian2_warm_up_leaves_the_target_as_it_was_and_compile_counts(tmp_path, monkeypatch):
+    from hipposim.backends.brian2 import codegen, import_brian2
+    from hipposim.backends.brian2.warmup import warm
+
+    b2 = import_brian2()
+    before = b2.prefs.codegen.target
+    assert warm("numpy") > 0
+    assert b2.prefs.codegen.target == before and type(b2.get_device()).__name__ == "RuntimeDevice"
+    monkeypatch.setenv("HIPPOSIM_CACHE", str(tmp_path))
+    assert codegen.count_compiled("numpy") is None and codegen.count_compiled("cython") == 0
+    (tmp_path / "cython").mkdir()
+    for name in ("a.so", "b.so", "a.pyx", "lock"):
+        (tmp_path / "cython" / name).write_text("")
+    assert codegen.count_compiled("cython") == 2

@@ -6,8 +6,10 @@ its seed and the hipposim version, so the same point always has the same key,
 in any process. Each finished task is stored atomically as
 ``tasks/<key>.json``; a resumed sweep skips the keys already there.
 
-Executors: ``serial`` (in this process, for debugging), a local
-dask.distributed cluster, or an existing Dask scheduler at an address.
+Executors (:mod:`.executors`): ``serial`` (in this process, for debugging),
+``local`` (a pool of worker processes, the default of ``hipposim sweep``), a
+local dask.distributed cluster (``dask``), or an existing Dask scheduler at an
+address.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import hashlib
 import re
 import itertools
 import json
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,11 +30,12 @@ import numpy as np
 from .._version import __version__
 from ..errors import HipposimError, OutputError, Problem, ScenarioError
 from ..scenario import validate_data
-from .execute import run_model
+from .execute import TASKS, execute_task, run_model  # noqa: F401  (execute_task: public here too)
+from .executors import (brian2_targets_of, local_dask_client, make_executor, model_ids_of, summary_line,
+                        throughput)
 from .folder import MANIFEST, RunFolder, open_folder, package_versions, prepare_output, utc_now, write_status
 from .signals import interruptible, status_of
 
-TASKS = "tasks"
 
 
 @dataclass(frozen=True)
@@ -111,48 +115,6 @@ def sweep_points(scenario) -> list[SweepPoint]:
         raise ScenarioError(Problem("two sweep points are the same scenario; remove the duplicate values",
                                     "sweep", lines.get("sweep")), source)
     return points
-
-
-def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dict:
-    """Run one sweep point; return its record (and store it under ``tasks/<key>.json`` if ``root``).
-
-    Never raises for a model failure: the exception and its traceback are
-    recorded, and the sweep goes on. On Dask the record travels back to the
-    client, which stores it, so workers need no shared file system.
-    """
-    from ..analysis import model_metrics
-    from ..stimuli import build_stimulus
-
-    t0 = time.perf_counter()
-    record: dict[str, Any] = {"key": key, "seed": point_scenario["seed"]}
-    try:
-        scenario = validate_data(point_scenario, check_limits=False)  # limits were checked by the client
-        stimulus = build_stimulus(scenario)
-    except Exception as exc:  # recorded, not raised: one bad point must not stop a sweep
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-        scenario = None
-    if scenario is not None:
-        metrics, errors = {}, {}
-        # each model separately: one model failing (e.g. runaway activity) keeps the others' results
-        for index, spec in enumerate(scenario.models):
-            try:
-                ds = run_model(scenario, index, stimulus)
-                m = model_metrics(ds, scenario.analysis, stimulus)
-                m.pop("per_cue", None)
-                if m.get("final_overlap") is None:
-                    raise FloatingPointError(f"model '{spec.name}' produced NaN for final_overlap")
-                metrics[spec.name] = m
-            except Exception as exc:
-                errors[spec.name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        record.update(status="failed" if errors else "ok", metrics=metrics)
-        if errors:
-            record["model_errors"] = errors
-            record["error"] = "; ".join(f"{label}: {e['error']}" for label, e in errors.items())
-            record["traceback"] = "\n".join(e["traceback"] for e in errors.values())
-    record["elapsed_s"] = time.perf_counter() - t0
-    if root is not None:
-        RunFolder(root).write_json(f"{TASKS}/{key}.json", record)
-    return record
 
 
 def _done_keys(root: Path) -> set[str]:
@@ -265,6 +227,9 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
               progress: bool = True, source: str | None = None, points: list[SweepPoint] | None = None):
     """Run every point of a sweep and aggregate the results into ``sweep.nc``.
 
+    ``executor`` is "serial" (this process), "local" (a pool of worker
+    processes, the default of ``hipposim sweep``) or "dask" (a local Dask
+    cluster); ``scheduler`` sends the tasks to an existing Dask scheduler.
     Returns the aggregated :class:`xarray.Dataset`.
     """
     from tqdm.auto import tqdm
@@ -275,8 +240,11 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
     source = source or scenario.source
     root = Path(out)
     client = None
-    if executor == "dask" or scheduler:
+    if scheduler:
         client = connect_client(scheduler, workers)  # fails before anything is written
+    elif executor == "dask":
+        client = local_dask_client(workers)
+    runner = make_executor(executor, workers, client)
     try:
         if resume and (root / MANIFEST).exists():
             folder, manifest = open_folder(root, "sweep")  # locked: one writer at a time
@@ -284,6 +252,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             folder = prepare_output(root, overwrite)  # locked
             manifest = {}
     except BaseException:
+        runner.close()
         if client is not None:
             _close_client(client, scheduler)
         raise
@@ -312,23 +281,25 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             todo = [p for p in points if p.key not in done]
             bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {scenario.name}",
                        unit="task", disable=not progress)
-            if client is None:
-                for p in todo:
-                    execute_task(p.scenario, p.key, str(folder.root))
-                    written += 1
-                    bar.update()
-            else:
-                from distributed import as_completed
-
-                futures = [client.submit(execute_task, p.scenario, p.key, key=f"task-{p.key}", pure=False)
-                           for p in todo]
-                for future in as_completed(futures):
-                    record = future.result()
+            records = []
+            if todo:
+                bar.set_postfix_str(f"starting {runner.name} workers", refresh=True)
+                runner.start(model_ids_of(todo), brian2_targets_of(todo))
+                bar.unpause()  # tasks/s without the start-up
+                t0 = time.perf_counter()
+                for record in runner.run(todo):
                     folder.write_json(f"{TASKS}/{record['key']}.json", record)
                     written += 1
+                    records.append(record)
+                    bar.set_postfix_str(f"{runner.busy}/{runner.n_workers} workers busy", refresh=False)
                     bar.update()
-                    future.release()
+                stats = throughput(records, time.perf_counter() - t0, runner.n_workers, runner.startup_s)
+                manifest["throughput"] = stats
+                bar.set_postfix_str(f"{stats['speedup']:.2f}x on {runner.n_workers} workers", refresh=False)
             bar.close()
+            if records and progress:
+                print(summary_line(stats), file=sys.stderr)
+            runner.close()
             if client is not None:
                 _close_client(client, scheduler)
                 client = None
@@ -359,6 +330,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             write_status(folder, manifest)
         raise
     finally:
+        runner.close()
         if client is not None:
             _close_client(client, scheduler)
         folder.release()

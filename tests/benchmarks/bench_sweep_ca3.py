@@ -2,9 +2,10 @@
 
 Run by hand (not collected by pytest)::
 
-    python tests/benchmarks/bench_sweep_ca3.py
+    python tests/benchmarks/bench_sweep_ca3.py [--target cython|numpy]
 
-Everything happens in one process, on the Cython target, with a fresh
+Everything happens in one process (the 2-worker sweep apart), on the Cython
+target (or ``--target numpy``, which compiles nothing), with a fresh
 compiled-code cache (``HIPPOSIM_CACHE`` points at a new temporary folder
 before Brian2 is imported), on a small network (``n_e`` = 200, ``n_i`` = 40,
 ``n_ca1`` = 100, ``n_ca1_i`` = 20, three images, short phases):
@@ -21,7 +22,8 @@ before Brian2 is imported), on a small network (``n_e`` = 200, ``n_i`` = 40,
    aggregating ``sweep.nc`` and drawing the sweep figures.
 
 For each step the number of newly compiled Cython modules is counted (the
-new ``.so`` files in the cache). Zero during steps 2 and 3 means the compiled
+new ``.so`` files in the cache; a sweep also records ``compiled_modules`` per
+task). Zero during steps 2 and 3 means the compiled
 code is reused across points. Printed: compile time, the 20 direct runs, the
 sweep, the ratios sweep / (compile + 20 runs) (the goal in the issue, at most
 1.15) and sweep / (20 direct runs), and the sweep's overhead per point.
@@ -75,15 +77,20 @@ def compiled_modules(cache: Path) -> int:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--target", choices=["cython", "numpy"], default="cython")
+    PARAMS["target"] = ap.parse_args().target
+    print(f"target {PARAMS['target']}; load average {os.getloadavg()}", flush=True)
     cache = Path(tempfile.mkdtemp(prefix="bench-sweep-ca3-cache-"))
     os.environ["HIPPOSIM_CACHE"] = str(cache)  # before anything imports brian2: the first run is cold
-
-    import yaml
 
     from hipposim.errors import ModelError
     from hipposim.registry import registry
     from hipposim.scenario import loads_scenario
-from hipposim.stimuli import build_stimulus, model_rng
+    from hipposim.seeding import model_rng
+    from hipposim.stimuli import build_stimulus
     from hipposim.run.sweep import run_sweep, sweep_points
 
     base = SCENARIO.format(params=json.dumps(PARAMS))
@@ -119,23 +126,36 @@ from hipposim.stimuli import build_stimulus, model_rng
     for failure in direct_failures:
         print("  failed:", failure)
 
-    # 3. the same 20 points as a sweep
-    before = compiled_modules(cache)
-    with tempfile.TemporaryDirectory(prefix="bench-sweep-ca3-out-") as tmp:
-        t0 = time.perf_counter()
-        points = sweep_points(scenario, yaml.safe_load(text))
-        ds = run_sweep(scenario, Path(tmp) / "sweep", executor="serial", progress=False, points=points)
-        t_sweep = time.perf_counter() - t0
-        records = [json.loads((Path(tmp) / "sweep" / "tasks" / f"{p.key}.json").read_text()) for p in points]
-    n_sweep = compiled_modules(cache) - before
-    failed = int((ds["status"].values != "ok").sum())
-    task_s = [r["elapsed_s"] for r in records]
-    print(f"sweep of {len(points)} points (serial): {t_sweep:.1f} s (tasks: sum {sum(task_s):.1f} s, first "
-          f"{task_s[0]:.2f} s, max {max(task_s):.2f} s), {n_sweep} modules compiled, {failed} failed tasks",
-          flush=True)
-    if failed:
-        print("first failure:", next(r["error"] for r in records if r["status"] != "ok"))
+    # 3. the same 20 points as a sweep, serially and on 2 worker processes
+    def sweep(executor: str, workers: int | None):
+        before = compiled_modules(cache)
+        with tempfile.TemporaryDirectory(prefix="bench-sweep-ca3-out-") as tmp:
+            t0 = time.perf_counter()
+            points = sweep_points(scenario)
+            ds = run_sweep(scenario, Path(tmp) / "sweep", executor=executor, workers=workers, progress=False,
+                           points=points, source="bench")
+            t_total = time.perf_counter() - t0
+            root = Path(tmp) / "sweep"
+            stats = json.loads((root / "manifest.json").read_text())["throughput"]
+            records = [json.loads((root / "tasks" / f"{p.key}.json").read_text()) for p in points]
+        failed = int((ds["status"].values != "ok").sum())
+        recompiled = sum(r.get("compiled_modules", 0) for r in records)
+        task_s = [r["elapsed_s"] for r in records]
+        print(f"sweep of {len(points)} points ({executor}{f', {workers} workers' if workers else ''}): "
+              f"{t_total:.1f} s in all, start-up {stats['startup_s']:.1f} s, tasks {stats['wall_s']:.1f} s wall "
+              f"(per task: sum {sum(task_s):.1f} s, first {task_s[0]:.2f} s, max {max(task_s):.2f} s), "
+              f"recompilations counted in the tasks {recompiled}, new modules in the cache "
+              f"{compiled_modules(cache) - before} (the workers' warm-up network included), {failed} failed tasks",
+              flush=True)
+        if failed:
+            print("first failure:", next(r["error"] for r in records if r["status"] != "ok"))
+        return t_total, stats, recompiled  # the warm-up's tiny network compiles apart from the tasks
 
+    t_sweep, stats, n_sweep = sweep("serial", None)
+    t_sweep2, stats2, n_sweep2 = sweep("processes", 2)
+    n_sweep += n_sweep2
+    print(f"2 workers against serial: {t_sweep / t_sweep2:.2f}x in all, {stats['wall_s'] / stats2['wall_s']:.2f}x "
+          f"in throughput (start-up {stats2['startup_s']:.1f} s apart)")
     overhead = (t_sweep - t_runs) / N_POINTS
     print()
     print(f"sweep / (compile + {N_POINTS} runs) = {t_sweep:.1f} / {t_compile + t_runs:.1f} = "

@@ -64,3 +64,19 @@ def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]
             b2.set_device("runtime")
             if build_dir and not keep_build:
                 shutil.rmtree(build_dir, ignore_errors=True)
+
+
+
+def count_compiled(target: str) -> int | None:
+    """Number of compiled modules in hipposim's Cython cache (``None`` for other targets).
+
+    A sweep records it before and after each task: a difference of zero means
+    the task reused compiled code. The cache is shared by all workers, so a
+    module compiled by one worker may appear in another's count.
+    """
+    if target != "cython":
+        return None
+    folder = cache_root() / "cython"
+    if not folder.is_dir():
+        return 0
+    return sum(1 for f in folder.iterdir() if f.suffix in (".so", ".pyd"))
