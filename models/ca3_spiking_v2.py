@@ -106,10 +106,10 @@ class CA3SpikingV2Params(Params):
     n_e: int = Field(1000, ge=20, description="CA3 pyramidal cells")
     i_per_e: float = Field(0.2, gt=0, le=1, description="interneurons per pyramidal cell (CA3 and CA1)")
     ca1_per_ca3: float = Field(0.5, gt=0, le=4, description="CA1 pyramidal cells per CA3 pyramidal cell")
-    coding_level: float = Field(0.1, gt=0, lt=1, description="fraction a of CA3 (= DG) cells in an item's code")
-    ca1_coding_level: float = Field(0.1, gt=0, lt=1, description="fraction of CA1 cells in the code EC "
+    coding_level: float = Field(0.07, gt=0, lt=1, description="fraction a of CA3 (= DG) cells in an item's code")
+    ca1_coding_level: float = Field(0.07, gt=0, lt=1, description="fraction of CA1 cells in the code EC "
                                                                   "imposes on CA1 (kWTA of the initial drive)")
-    rf_side: int = Field(4, ge=1, le=16, description="side of a CA1 cell's receptive-field patch, in pixels")
+    rf_side: int = Field(3, ge=1, le=16, description="side of a CA1 cell's receptive-field patch, in pixels")
     # connectivity (fixed in-degree K = round(p * n_pre))
     p_ee: float = _prob(0.1, "CA3 recurrent connection probability")
     p_pp: float = _prob(0.2, "EC -> CA3 (perforant path) connection probability")
@@ -125,21 +125,26 @@ class CA3SpikingV2Params(Params):
     v_rest: Voltage = Field("-65 mV", description="resting potential")
     v_reset: Voltage = Field("-65 mV", description="reset potential after a spike")
     v_th: Voltage = Field("-50 mV", description="firing threshold")
-    b_adapt: Strength = Field("0 mV", description="spike-frequency adaptation: hyperpolarisation added per "
+    b_adapt: Strength = Field("1 mV", description="spike-frequency adaptation: hyperpolarisation added per "
                                                   "pyramidal spike")
     tau_adapt: Time = Field("100 ms", description="adaptation time constant")
     # scale-free strengths: mean depolarisation when the presynaptic code is active (see module docstring)
-    J_mf: Strength = Field("70 mV", description="mossy fibre -> CA3 (one fibre per cell, firing at mf_rate)")
+    J_mf: Strength = Field("120 mV", description="mossy fibre -> CA3 (one fibre per cell, firing at mf_rate)")
     J_pp: Strength = Field("70 mV", description="EC -> CA3 at u = 1, full item on EC")
     J_ee: Strength = Field("40 mV", description="CA3 -> CA3 at u = 1, code active at nu_e")
     J_ec1: Strength = Field("60 mV", description="EC -> CA1 at u = 1, full item on EC")
-    J_sc: Strength = Field("40 mV", description="CA3 -> CA1 at u = 1, CA3 code active at nu_e")
-    J_ei: Strength = Field("20 mV", description="pyramidal -> interneuron, code active at nu_e")
-    J_ie: Strength = Field("25 mV", description="interneuron -> pyramidal, interneurons at nu_i")
+    J_sc: Strength = Field("100 mV", description="CA3 -> CA1 at u = 1, CA3 code active at nu_e")
+    J_ei: Strength = Field("10 mV", description="pyramidal -> interneuron, code active at nu_e")
+    J_ie: Strength = Field("40 mV", description="CA3 interneuron -> pyramidal, interneurons at nu_i")
+    J_ffi: Strength = Field("0 mV", description="EC -> CA3 interneuron (feedforward inhibition of the cue), "
+                                                "full item on EC")
+    J_ei1: Strength = Field("10 mV", description="CA1 pyramidal -> interneuron, CA1 code active at nu_e")
+    J_ie1: Strength = Field("40 mV", description="CA1 interneuron -> pyramidal, interneurons at nu_i")
     inhibition: InhibitionFactor = 1.0
     gain: GainFactor = 1.0
     # rates
-    ec_rate: Rate = Field("40 Hz", description="rate of an active EC channel")
+    ec_rate: Rate = Field("40 Hz", description="rate of an active EC 'on' channel (pixel +1)")
+    ec_off_rate: Rate = Field("40 Hz", description="rate of an active EC 'off' channel (pixel -1)")
     mf_rate: Rate = Field("200 Hz", description="mossy fibre rate onto code cells during encoding")
     nu_e: Rate = Field("50 Hz", description="reference rate of an active pyramidal cell (strength scale)")
     nu_i: Rate = Field("50 Hz", description="reference rate of an interneuron (strength scale)")
@@ -148,16 +153,16 @@ class CA3SpikingV2Params(Params):
     control: bool = Field(True, description="run the no-plasticity control copy in the same network")
     tau_stdp: Time = Field("40 ms", description="STDP trace time constant")
     u0_pp: float = _unit(0.02, "initial u of EC -> CA3 synapses")
-    eta_pp: float = Field(0.015, ge=0, description="learning rate of EC -> CA3 (per spike pairing)")
+    eta_pp: float = Field(0.05, ge=0, description="learning rate of EC -> CA3 (per spike pairing)")
     theta_pp: float = Field(0.5, ge=0, description="depression offset of EC -> CA3")
     u0_ec1: float = _unit(0.5, "mean initial u of EC -> CA1 synapses")
     u0_ec1_spread: float = _unit(0.5, "half-width of the uniform spread of initial EC -> CA1 u")
-    eta_ec1: float = Field(0.015, ge=0, description="learning rate of EC -> CA1")
+    eta_ec1: float = Field(0.05, ge=0, description="learning rate of EC -> CA1")
     theta_ec1: float = Field(0.5, ge=0, description="depression offset of EC -> CA1")
-    u0_ee: float = _unit(0.1, "initial u of CA3 recurrent synapses")
+    u0_ee: float = _unit(0.0, "initial u of CA3 recurrent synapses")
     eta_ee: float = Field(0.006, ge=0, description="learning rate of CA3 recurrent synapses")
     theta_ee: float = Field(0.3, ge=0, description="depression offset of CA3 recurrent synapses")
-    u0_sc: float = _unit(0.05, "initial u of Schaffer synapses")
+    u0_sc: float = _unit(0.01, "initial u of Schaffer synapses")
     eta_sc: float = Field(0.006, ge=0, description="learning rate of Schaffer synapses")
     theta_sc: float = Field(0.3, ge=0, description="depression offset of Schaffer synapses")
     ach: float = _unit(0.3, "recurrent and Schaffer transmission during encoding (acetylcholine-like)")
@@ -262,6 +267,7 @@ class CA3SpikingV2(Model):
             "sc": fixed_indegree(p.n_e, p.n_ca1, k["sc"], rng),
             "ei": fixed_indegree(p.n_e, p.n_i, k["ei"], rng),
             "ie": fixed_indegree(p.n_i, p.n_e, k["ie"], rng),
+            "ffi": fixed_indegree(n_ec, p.n_i, k["pp"], rng),
             "ei1": fixed_indegree(p.n_ca1, p.n_ca1_i, k["ei1"], rng),
             "ie1": fixed_indegree(p.n_ca1_i, p.n_ca1, k["ie1"], rng),
             "ec1": patch_channels(rf1, n_units),
@@ -293,7 +299,7 @@ class CA3SpikingV2(Model):
         p = self.params
         a_ec, te, ti = 0.5, p.tau_e.si, p.tau_i.si
         k, e, u0 = s["k"], s["edges"], s["u0"]
-        nu_e, nu_i, nu_ec = p.nu_e.si, p.nu_i.si, p.ec_rate.si
+        nu_e, nu_i, nu_ec = p.nu_e.si, p.nu_i.si, 0.5 * (p.ec_rate.si + p.ec_off_rate.si)
         a3, a1 = p.coding_level, p.ca1_coding_level
         inh = p.inhibition
         w = {
@@ -304,8 +310,9 @@ class CA3SpikingV2(Model):
             "sc": scale_free_weight(p.J_sc.si, k["sc"], a3, nu_e, te),
             "ei": scale_free_weight(p.J_ei.si, k["ei"], a3, nu_e, te),
             "ie": inh * scale_free_weight(p.J_ie.si, k["ie"], 1.0, nu_i, ti),
-            "ei1": scale_free_weight(p.J_ei.si, k["ei1"], a1, nu_e, te),
-            "ie1": inh * scale_free_weight(p.J_ie.si, k["ie1"], 1.0, nu_i, ti),
+            "ffi": scale_free_weight(p.J_ffi.si, k["pp"], a_ec, nu_ec, te),
+            "ei1": scale_free_weight(p.J_ei1.si, k["ei1"], a1, nu_e, te),
+            "ie1": inh * scale_free_weight(p.J_ie1.si, k["ie1"], 1.0, nu_i, ti),
         }
         n = p.n_e
         return {
@@ -316,6 +323,7 @@ class CA3SpikingV2(Model):
             "sc": Pathway("ca3_e", "ca1_e", *e["sc"], w["sc"], u0["sc"], p.eta_sc, p.theta_sc, "rec"),
             "ei": Pathway("ca3_e", "ca3_i", *e["ei"], w["ei"]),
             "ie": Pathway("ca3_i", "ca3_e", *e["ie"], w["ie"]),
+            **({"ffi": Pathway("ec", "ca3_i", *e["ffi"], w["ffi"], gate="pp")} if p.J_ffi.si > 0 else {}),
             "ei1": Pathway("ca1_e", "ca1_i", *e["ei1"], w["ei1"]),
             "ie1": Pathway("ca1_i", "ca1_e", *e["ie1"], w["ie1"]),
         }
@@ -329,7 +337,9 @@ class CA3SpikingV2(Model):
         if stimulus.coding == "bipolar":
             known = known & (cues != 0)
         cue_ch = ec_channels(cues, known)
-        ec_table = np.concatenate([s["item_ch"], cue_ch, np.zeros((1, cue_ch.shape[1]))]) * p.ec_rate.si
+        half = cue_ch.shape[1] // 2
+        channel_rate = np.r_[np.full(half, p.ec_rate.si), np.full(half, p.ec_off_rate.si)]
+        ec_table = np.concatenate([s["item_ch"], cue_ch, np.zeros((1, cue_ch.shape[1]))]) * channel_rate
         mossy_table = np.concatenate([s["code3"], np.zeros((1, p.n_e))]) * p.mf_rate.si
         silent_ec, silent_mf = P + C, P
         n = {f: int(round(getattr(p, f).si * 1e3 / TIMELINE_MS)) for f in ("t_encode", "t_gap", "t_reset",
@@ -492,6 +502,11 @@ class CA3SpikingV2(Model):
         ds["ca3_code"] = (("pattern", "ca3_unit"), code3)
         ds["ca1_code"] = (("pattern", "ca1_unit"), enc1)
         ds["ca1_ec_code"] = (("pattern", "ca1_unit"), code1)
+        sc_pre, sc_post = s["edges"]["sc"]
+        ds["schaffer_pre"] = (("sc_synapse",), sc_pre)
+        ds["schaffer_post"] = (("sc_synapse",), sc_post)
+        ds["schaffer_w_after"] = (("sc_synapse",), out.u["sc"])
+        ds["ca1_field"] = (("ca1_unit", "field_unit"), s["rf1"].astype(np.int64))
         ee_pre, ee_post = s["edges"]["ee"]
         ds["ee_pre"] = (("ee_synapse",), ee_pre)
         ds["ee_post"] = (("ee_synapse",), ee_post)

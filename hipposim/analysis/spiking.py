@@ -92,6 +92,26 @@ def ca1_ec_code_scores(ds) -> dict[str, np.ndarray]:
     return {"peak": traj.max(axis=1), "sustain": traj[:, half:].mean(axis=1)}
 
 
+def encoding_code_correlation(ds) -> np.ndarray:
+    """(P, P) Pearson correlations of CA3's spike counts while each item was presented (encoding phases).
+
+    Beside the input correlation of the items this is CA3's measured pattern-separation
+    point per pair: the code the mossy fibres impose, as CA3 actually fired it.
+    """
+    names = [str(x) for x in ds["pattern"].values]
+    phases = [str(x) for x in ds["phase"].values]
+    t = ds["ca3_e_spike_time"].values
+    i = ds["ca3_e_spike_index"].values
+    n = ds.sizes["ca3_unit"]
+    counts = []
+    for name in names:
+        k = phases.index(f"encode_{name}")
+        a, b = ds["phase_start"].values[k], ds["phase_end"].values[k]
+        sel = (t >= a) & (t < b)
+        counts.append(np.bincount(i[sel], minlength=n).astype(float))
+    return np.corrcoef(np.stack(counts))
+
+
 def _target_of(ds, name: str) -> np.ndarray:
     ov = ds[name].values
     return ov[np.arange(ov.shape[0]), :, ds["target"].values.astype(int)]
