@@ -2,15 +2,17 @@
 
 Circuit
 -------
-* **EC**: two Poisson channels per item unit, "on" (unit +1) and "off" (unit -1),
-  each firing at ``ec_rate`` when active; a hidden unit silences both. EC coding
-  level a_EC = 1/2.
+* **EC**: two Poisson channels per item unit, "on" (unit +1, firing at ``ec_rate``)
+  and "off" (unit -1, at ``ec_off_rate``); a hidden unit silences both. One channel
+  of each pair is active, so the EC coding level is a_EC = 1/2 at the mean channel
+  rate (``ec_rate`` + ``ec_off_rate``) / 2.
 * **DG** (:func:`hipposim.circuits.ca3.dg_code`): a fixed random expansion of the
   item centred on its OWN mean, then k-winners-take-all at ``coding_level``. An
   item's code depends on that item only. One granule drives one CA3 cell through
   a mossy fibre (Poisson, ``mf_rate``) while the item is presented.
 * **CA3**: ``n_e`` LIF pyramidal cells with spike-frequency adaptation and
-  ``i_per_e * n_e`` basket cells (fast feedback inhibition, E -> I -> E).
+  ``i_per_e * n_e`` basket cells (fast feedback inhibition, E -> I -> E; optional
+  feedforward inhibition of the cue, EC -> basket cells, ``J_ffi``).
 * **CA1**: ``ca1_per_ca3 * n_e`` LIF cells, each with a local receptive field
   (an ``rf_side`` x ``rf_side`` patch of the image) in EC, plus interneurons.
 * **Cortex readout** (topographic): pixel i is read only from the CA1 cells whose
@@ -20,22 +22,27 @@ Circuit
   hidden half from the visible half on its own: only CA1 cells driven in the hidden
   region (by learned Schaffer collaterals from a completed CA3) fill it in.
 
-Learning (all four excitatory pathways, online, the same local rule)
--------------------------------------------------------------------
-Perforant path EC -> CA3 (``pp``), temporoammonic EC -> CA1 (``ec1``), recurrent
-CA3 -> CA3 (``ee``) and Schaffer CA3 -> CA1 (``sc``) transmit ``w u`` with
-``u`` in [0, 1] and follow symmetric STDP with a depression offset theta::
+Learning (all four excitatory pathways, online, from spikes)
+-----------------------------------------------------------
+Every plastic pathway transmits ``w u`` with ``u`` in [0, 1]; pre- and postsynaptic
+traces ``a_pre``, ``a_post`` jump by 1 per spike and decay with ``tau_stdp``.
+Recurrent CA3 -> CA3 (``ee``) and Schaffer CA3 -> CA1 (``sc``) follow symmetric STDP
+with a depression offset theta (a spike-based covariance rule)::
 
-    pre spike:  a_pre  += 1;  u <- clip(u + eta (a_post - theta), 0, 1)
-    post spike: a_post += 1;  u <- clip(u + eta (a_pre  - theta), 0, 1)
+    pre spike:  u <- clip(u + eta (a_post - theta), 0, 1)
+    post spike: u <- clip(u + eta (a_pre  - theta), 0, 1)
 
-(traces decay with ``tau_stdp``). Co-active pairs potentiate; an input active while
-its target is silent, or silent while its target fires, is depressed
-(heterosynaptic depression: ``du ~ post (pre - theta)`` and ``pre (post - theta)``).
-The perforant path starts near zero (``u0_pp``): a CA3 cell potentiates only the
-EC channels active while the mossy fibres make it fire, so a cell outside an
-item's code never acquires that item's inputs and a cue drives only its own
-item's code cells. No weight is computed from the stored items.
+The perforant path EC -> CA3 (``pp``) and EC -> CA1 (``ec1``) keep only the
+postsynaptic term (post-gated Hebbian learning with heterosynaptic depression)::
+
+    post spike: u <- clip(u + eta (a_pre - theta), 0, 1)
+
+so a cell's EC inputs change only while the cell fires: those active then are
+potentiated, the silent ones depressed. The perforant path starts near zero
+(``u0_pp``): a CA3 cell acquires the EC channels of an item only if the mossy
+fibres made it fire during that item, so a cell outside every code never acquires
+perforant input and a cue drives only code cells. No weight is computed from the
+stored items.
 
 Scale-free strengths
 --------------------
@@ -487,9 +494,10 @@ class CA3SpikingV2(Model):
         ds["ca3_spike_count"] = (("cue", "step"), spk3)
         for key in spikes:
             ds[f"rate_{key}"] = (("cue", "step"), rate_cue[key], {"units": "Hz"})
+        main = [k for k in pop_rates if not k.endswith("_ctl")]
         ds = ds.assign_coords(time=("time", (edges_t[:-1] + width / 2) * 1e3, {"units": "ms"}),
-                              population=("population", list(pop_rates)))
-        ds["population_rate"] = (("population", "time"), np.stack([pop_rates[k] for k in pop_rates]),
+                              population=("population", main))
+        ds["population_rate"] = (("population", "time"), np.stack([pop_rates[k] for k in main]),
                                  {"units": "Hz"})
         for key in ("ca3_e", "ca3_i", "ca1_e", "ca1_i"):
             t, i = spikes[key]

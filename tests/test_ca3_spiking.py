@@ -279,10 +279,12 @@ def test_scale_free_strengths_give_J_at_every_size(n_e, p_ee):
 # --------------------------------------------------------------------------- v2 robustness (Brian2)
 #
 # All 8 built-in images are stored together; each is cued with its left, right, top and
-# bottom half hidden: 32 cues, one network run (one encoding of the 8 items, 32 recall
-# trials) per seed. The defaults were tuned on seeds 0 and 1 only; the tests use others.
+# bottom half hidden: 32 cues in ONE network run (one encoding of the 8 items, 32 recall
+# trials). The defaults were tuned on seeds 0 and 1 only, and first measured on seeds
+# 21-23 (closing note); the CI run uses seed 24, the slow runs seeds 25-27, 31 and 32.
 
-ROBUST_SEEDS = (21, 22, 23)
+CI_SEED = 24
+SLOW_SEEDS = (25, 26, 27)
 HALVES = ("left_half", "right_half", "top_half", "bottom_half")
 
 
@@ -302,12 +304,6 @@ def all_images_all_halves():
                     targets=np.array(targets), known=np.array(known), image_shape=(16, 16))
 
 
-@pytest.fixture(scope="module")
-def robust_runs():
-    stim = all_images_all_halves()
-    return stim, {seed: CA3SpikingV2().run(stim, np.random.default_rng(seed)) for seed in ROBUST_SEEDS}
-
-
 def _summary(ds, stim):
     from hipposim.analysis.spiking import ca1_ec_code_scores, cue_scores, hidden_pixel_accuracy
 
@@ -324,53 +320,108 @@ def _summary(ds, stim):
     return sc, hid, ctl, ca1
 
 
+@pytest.fixture(scope="module")
+def robust_run():
+    stim = all_images_all_halves()
+    return stim, CA3SpikingV2().run(stim, np.random.default_rng(CI_SEED))
+
+
+def check_control_is_cue_proof(ds, stim):
+    """The control (same network and input spikes, no learning) neither completes nor reads hidden pixels."""
+    _, hid, ctl, _ = _summary(ds, stim)
+    assert np.max(ctl["peak"]) < 0.3
+    assert abs(np.mean(hid["control"]) - np.mean(hid["mean_image"])) <= 0.03
+
+
+def check_perforant_path_drives_only_coding_cells(ds):
+    """Cells in no item's code never learned perforant input: silent at recall, while target codes fire."""
+    assert np.all(ds["pp_u_code"].values >= 3 * ds["pp_u_noncode"].values)
+    codes = ds["ca3_code"].values
+    t, i = ds["ca3_e_spike_time"].values, ds["ca3_e_spike_index"].values
+    starts = ds["recall_start"].values
+    length = float(ds["step"].values[-1] + ds["step"].values[0])
+    rates = np.zeros((len(starts), codes.shape[1]))
+    for c, a in enumerate(starts):
+        sel = (t >= a) & (t < a + length)
+        rates[c] = np.bincount(i[sel], minlength=codes.shape[1]) / (length * 1e-3)
+    uncoded = codes.sum(axis=0) == 0
+    target = np.array([rates[c, codes[int(ds["target"][c])] > 0].mean() for c in range(len(starts))])
+    print(f"recall rates: uncoded cells {rates[:, uncoded].mean():.2f} Hz, target code {target.mean():.1f} Hz")
+    assert rates[:, uncoded].mean() < 1.0
+    assert target.mean() > 20.0
+
+
+def check_completion_above_chance(ds, stim):
+    """What v2 achieves robustly (closing note): far above chance (1/8), below the issue's 90 % target."""
+    sc, hid, _, _ = _summary(ds, stim)
+    assert sc["best_at_end"].mean() >= 0.45
+    assert sc["peak"].mean() >= 0.55
+    gain = hid["readout"] - hid["control"]
+    assert gain.mean() > 0.0
+    # where CA3 ends on the target, learned Schaffer input fills in hidden pixels beyond the control
+    assert gain[sc["best_at_end"]].mean() >= 0.02
+
+
+def check_issue_criterion(ds, stim):
+    sc, hid, _, _ = _summary(ds, stim)
+    assert sc["passed"].mean() >= 0.9
+    assert np.mean(hid["readout"] - hid["control"]) >= 0.15
+
+
 @pytest.mark.brian2
-def test_v2_no_plasticity_control_neither_completes_nor_reads_hidden_pixels(robust_runs):
-    """The control (same network, same spikes in, no learning) falls back to the mean image on hidden pixels.
-
-    This is what makes the hidden-pixel score cue-proof: a readout that copied or
-    completed from the visible half would score above the mean image here.
-    """
-    stim, runs = robust_runs
-    for seed, ds in runs.items():
-        _, hid, ctl, _ = _summary(ds, stim)
-        assert np.max(ctl["peak"]) < 0.3, seed
-        assert abs(np.mean(hid["control"]) - np.mean(hid["mean_image"])) <= 0.03, seed
+def test_v2_no_plasticity_control_is_cue_proof(robust_run):
+    check_control_is_cue_proof(robust_run[1], robust_run[0])
 
 
 @pytest.mark.brian2
-def test_v2_learned_perforant_path_drives_only_coding_cells(robust_runs):
-    """Cells that are in no item's code never learned perforant input: they stay silent at recall."""
-    stim, runs = robust_runs
-    for seed, ds in runs.items():
-        assert np.all(ds["pp_u_code"].values >= 3 * ds["pp_u_noncode"].values), seed
-        codes = ds["ca3_code"].values
-        uncoded = np.flatnonzero(codes.sum(axis=0) == 0)
-        t, i = ds["ca3_e_spike_time"].values, ds["ca3_e_spike_index"].values
-        starts = ds["recall_start"].values
-        recall_len = float(ds["phase_end"].values[-1] - ds["phase_start"].values[-1])
-        at_recall = np.zeros_like(t, dtype=bool)
-        for a in starts:
-            at_recall |= (t >= a) & (t < a + recall_len)
-        duration = len(starts) * recall_len * 1e-3
-        rate = np.bincount(i[at_recall], minlength=codes.shape[1]) / duration
-        target_rate = np.mean([rate[codes[int(ds["target"][c])] > 0].mean() for c in range(len(starts))])
-        print(f"seed {seed}: recall rate of uncoded cells {rate[uncoded].mean():.2f} Hz, "
-              f"of code cells (all items) {rate[codes.sum(axis=0) > 0].mean():.1f} Hz")
-        assert rate[uncoded].mean() < 1.0, seed
-        assert target_rate > 20.0, seed
+def test_v2_learned_perforant_path_drives_only_coding_cells(robust_run):
+    check_perforant_path_drives_only_coding_cells(robust_run[1])
 
 
 @pytest.mark.brian2
-def test_v2_ca3_encoding_separates_the_stored_images(robust_runs):
-    """CA3's encoding activity of two images correlates less than the images themselves."""
+def test_v2_completes_far_above_chance(robust_run):
+    check_completion_above_chance(robust_run[1], robust_run[0])
+
+
+@pytest.mark.brian2
+def test_v2_ca3_encoding_separates_the_stored_images(robust_run):
+    """CA3's encoding activity of two similar images correlates less than the images themselves."""
     from hipposim.analysis.spiking import encoding_code_correlation
 
-    stim, runs = robust_runs
+    stim, ds = robust_run
     images = np.corrcoef(stim.patterns)
     upper = np.triu_indices(len(images), 1)
     similar = images[upper] > 0.2
-    for seed, ds in runs.items():
-        ca3 = encoding_code_correlation(ds)[upper]
-        print(f"seed {seed}: image corr {np.round(images[upper][similar], 2)} -> CA3 {np.round(ca3[similar], 2)}")
-        assert np.all(ca3[similar] < images[upper][similar]), seed
+    ca3 = encoding_code_correlation(ds)[upper]
+    print(f"image corr {np.round(images[upper][similar], 2)} -> CA3 {np.round(ca3[similar], 2)}")
+    assert np.all(ca3[similar] < images[upper][similar])
+
+
+@pytest.mark.brian2
+@pytest.mark.xfail(strict=True, reason="not yet reached: v2 passes 3-22 % of cues and beats the control on hidden "
+                                       "pixels by 0.02-0.04 (closing note); the issue asks for 90 % and 0.15")
+def test_v2_meets_the_robustness_criterion(robust_run):
+    check_issue_criterion(robust_run[1], robust_run[0])
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+@pytest.mark.parametrize("seed", SLOW_SEEDS)
+def test_v2_properties_hold_on_more_seeds(seed):
+    stim = all_images_all_halves()
+    ds = CA3SpikingV2().run(stim, np.random.default_rng(seed))
+    check_control_is_cue_proof(ds, stim)
+    check_perforant_path_drives_only_coding_cells(ds)
+    check_completion_above_chance(ds, stim)
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+@pytest.mark.parametrize("n_e, seed", [(4000, 31), (10000, 32)])
+def test_v2_same_defaults_at_size(n_e, seed):
+    """The same defaults (scale-free strengths, nothing retuned) at 4,000 and 10,000 CA3 cells."""
+    stim = all_images_all_halves()
+    ds = CA3SpikingV2(n_e=n_e).run(stim, np.random.default_rng(seed))
+    check_control_is_cue_proof(ds, stim)
+    check_perforant_path_drives_only_coding_cells(ds)
+    check_completion_above_chance(ds, stim)
