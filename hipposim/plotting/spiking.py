@@ -296,7 +296,7 @@ def plot_hidden_accuracy(readout, control, mean_image, labels=None, ax=None):
     ax.set_ylabel("accuracy on hidden pixels")
     ax.set_xticks(x)
     ax.set_xticklabels(labels if labels is not None else x, rotation=90, fontsize=6)
-    ax.set_title("Completion the cue cannot fool: hidden pixels only")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_title("Completion the cue cannot fool: accuracy on the hidden pixels only", pad=22)
+    ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=3, bbox_to_anchor=(0.0, 1.0))
     fig.tight_layout()
     return fig
