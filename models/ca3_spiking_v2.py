@@ -58,7 +58,10 @@ inputs, each jump ``w`` decaying with tau_s, so its mean input is
 1/(K a), not 1/sqrt(K a): retrieval is read from the item-specific mean input,
 which must stay J at any size, while its fluctuations shrink like 1/sqrt(K a).
 Balanced 1/sqrt(K a) scaling makes the means grow like sqrt(K a) and needs an E/I
-cancellation retuned at each size; here the same J complete at any n_e and p_ee.
+cancellation retuned at each size. With 1/(K a) the same J give the same mean inputs at
+any n_e and p_ee; what still depends on size is the number K a of code-mate inputs that
+carry the recurrent signal (its relative noise ~ 1/sqrt(K a)): recall needs K a of
+about 14 or more (n_e 1000: p_ee 0.2; n_e 10000: p_ee 0.02).
 
 Protocol
 --------
@@ -118,7 +121,8 @@ class CA3SpikingV2Params(Params):
                                                                   "imposes on CA1 (kWTA of the initial drive)")
     rf_side: int = Field(3, ge=1, le=16, description="side of a CA1 cell's receptive-field patch, in pixels")
     # connectivity (fixed in-degree K = round(p * n_pre))
-    p_ee: float = _prob(0.1, "CA3 recurrent connection probability")
+    p_ee: float = _prob(0.2, "CA3 recurrent connection probability (recall needs K a = p_ee n_e a "
+                                "of about 14 or more code-mate inputs per cell)")
     p_pp: float = _prob(0.2, "EC -> CA3 (perforant path) connection probability")
     p_sc: float = _prob(0.1, "CA3 -> CA1 (Schaffer) connection probability")
     p_ei: float = _prob(0.2, "pyramidal -> interneuron connection probability")

@@ -262,26 +262,38 @@ def test_pattern_separation_curve_lies_under_the_diagonal_and_on_theory():
     assert np.all(np.diff(r_out) > 0)
 
 
-@pytest.mark.parametrize("n_e, p_ee", [(1000, 0.1), (4000, 0.1), (10000, 0.02), (1000, 0.2)])
-def test_scale_free_strengths_give_J_at_every_size(n_e, p_ee):
-    """K a nu tau w = J: the mean input of a cell whose presynaptic code is active does not depend on size."""
-    p = CA3SpikingV2Params(n_e=n_e, p_ee=p_ee)
-    k = int(round(p_ee * (n_e - 1)))
-    w = scale_free_weight(p.J_ee.si, k, p.coding_level, p.nu_e.si, p.tau_e.si)
-    # Campbell's theorem for K a Poisson inputs at nu, each a jump w decaying with tau_e
-    mean_input = k * p.coding_level * p.nu_e.si * w * p.tau_e.si
-    assert mean_input == pytest.approx(p.J_ee.si)
-    if n_e > 1000:
-        w1000 = scale_free_weight(p.J_ee.si, int(round(0.1 * 999)), p.coding_level, p.nu_e.si, p.tau_e.si)
-        assert w < w1000
+@pytest.mark.parametrize("n_e, p_ee", [(1000, 0.2), (4000, 0.1), (10000, 0.02), (1000, 0.02)])
+def test_scale_free_strengths_give_J_at_every_size(stimulus, n_e, p_ee):
+    """The model's wiring: fixed in-degree K, and K a nu tau w = J for every pathway, at any size.
+
+    (Campbell's theorem: K a inputs firing Poisson at nu, each a jump w decaying with tau,
+    give a mean input K a nu tau w.)
+    """
+    model = CA3SpikingV2(n_e=n_e, p_ee=p_ee)
+    p = model.params
+    s = model._structure(stimulus, np.random.default_rng(0))
+    ways = model._pathways(s)
+    indegree = np.bincount(ways["ee"].post, minlength=n_e)
+    assert np.all(indegree == round(p_ee * (n_e - 1)))
+    assert not np.any(ways["ee"].pre == ways["ee"].post)
+    k = indegree[0]
+    assert k * p.coding_level * p.nu_e.si * p.tau_e.si * ways["ee"].w == pytest.approx(p.J_ee.si)
+    k_pp = np.bincount(ways["pp"].post, minlength=n_e)
+    assert np.all(k_pp == k_pp[0])
+    ec_nu = 0.5 * (p.ec_rate.si + p.ec_off_rate.si)
+    assert k_pp[0] * 0.5 * ec_nu * p.tau_e.si * ways["pp"].w == pytest.approx(p.J_pp.si)
+    k_ie = np.bincount(ways["ie"].post, minlength=n_e)[0]
+    assert k_ie * p.nu_i.si * p.tau_i.si * ways["ie"].w == pytest.approx(p.J_ie.si)
+    k_sc = np.bincount(ways["sc"].post, minlength=p.n_ca1)[0]
+    assert k_sc * p.coding_level * p.nu_e.si * p.tau_e.si * ways["sc"].w == pytest.approx(p.J_sc.si)
 
 
 # --------------------------------------------------------------------------- v2 robustness (Brian2)
 #
 # All 8 built-in images are stored together; each is cued with its left, right, top and
 # bottom half hidden: 32 cues in ONE network run (one encoding of the 8 items, 32 recall
-# trials). The defaults were tuned on seeds 0 and 1 only, and first measured on seeds
-# 21-23 (closing note); the CI run uses seed 24, the slow runs seeds 25-27, 31 and 32.
+# trials). The defaults were tuned on seeds 0, 1, 31-33 (left halves) and first measured on
+# seeds 41-43 (closing note); the CI run uses seed 24, the slow runs seeds 25-27, 34 and 35.
 
 CI_SEED = 24
 SLOW_SEEDS = (25, 26, 27)
@@ -354,8 +366,9 @@ def check_perforant_path_drives_only_coding_cells(ds):
 def check_completion_above_chance(ds, stim):
     """What v2 achieves robustly (closing note): far above chance (1/8), below the issue's 90 % target."""
     sc, hid, _, _ = _summary(ds, stim)
-    assert sc["best_at_end"].mean() >= 0.45
-    assert sc["peak"].mean() >= 0.55
+    assert sc["passed"].mean() >= 0.1
+    assert sc["best_at_end"].mean() >= 0.5
+    assert sc["peak"].mean() >= 0.6
     gain = hid["readout"] - hid["control"]
     assert gain.mean() > 0.0
     # where CA3 ends on the target, learned Schaffer input fills in hidden pixels beyond the control
@@ -398,8 +411,8 @@ def test_v2_ca3_encoding_separates_the_stored_images(robust_run):
 
 
 @pytest.mark.brian2
-@pytest.mark.xfail(strict=True, reason="not yet reached: v2 passes 3-22 % of cues and beats the control on hidden "
-                                       "pixels by 0.02-0.04 (closing note); the issue asks for 90 % and 0.15")
+@pytest.mark.xfail(strict=True, reason="not yet reached: v2 passes 19-47 % of cues and beats the control on hidden "
+                                       "pixels by 0.03-0.05 (closing note); the issue asks for 90 % and 0.15")
 def test_v2_meets_the_robustness_criterion(robust_run):
     check_issue_criterion(robust_run[1], robust_run[0])
 
@@ -417,7 +430,7 @@ def test_v2_properties_hold_on_more_seeds(seed):
 
 @pytest.mark.slow
 @pytest.mark.brian2
-@pytest.mark.parametrize("n_e, seed", [(4000, 31), (10000, 32)])
+@pytest.mark.parametrize("n_e, seed", [(4000, 34), (10000, 35)])
 def test_v2_same_defaults_at_size(n_e, seed):
     """The same defaults (scale-free strengths, nothing retuned) at 4,000 and 10,000 CA3 cells."""
     stim = all_images_all_halves()

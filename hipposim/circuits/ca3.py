@@ -144,10 +144,16 @@ def fixed_indegree(n_pre: int, n_post: int, k: int, rng: np.random.Generator,
     """Edges ``pre -> post`` with exactly ``k`` distinct random inputs per postsynaptic cell."""
     pool = n_pre - 1 if no_self else n_pre
     k = min(k, pool)
-    keys = rng.random((n_post, pool))
-    pre = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < pool else np.tile(np.arange(pool), (n_post, 1))
-    if no_self:
-        pre = pre + (pre >= np.arange(n_post)[:, None])
+    rows = []
+    chunk = max(1, 2_000_000 // max(pool, 1))   # bounded memory: about 16 MB of random keys at a time
+    for start in range(0, n_post, chunk):
+        n = min(chunk, n_post - start)
+        keys = rng.random((n, pool))
+        pre = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < pool else np.tile(np.arange(pool), (n, 1))
+        if no_self:
+            pre = pre + (pre >= np.arange(start, start + n)[:, None])
+        rows.append(pre)
+    pre = np.concatenate(rows)
     return pre.ravel().astype(np.int64), np.repeat(np.arange(n_post), k).astype(np.int64)
 
 
