@@ -61,7 +61,8 @@ Balanced 1/sqrt(K a) scaling makes the means grow like sqrt(K a) and needs an E/
 cancellation retuned at each size. With 1/(K a) the same J give the same mean inputs at
 any n_e and p_ee; what still depends on size is the number K a of code-mate inputs that
 carry the recurrent signal (its relative noise ~ 1/sqrt(K a)): recall needs K a of
-about 14 or more (n_e 1000: p_ee 0.2; n_e 10000: p_ee 0.02).
+about 14 or more (measured at n_e 1000: p_ee 0.02, 0.1, 0.2 give K a = 1.4, 7, 14 and
+no, weak and the best recall).
 
 Protocol
 --------
