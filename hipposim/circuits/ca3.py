@@ -83,3 +83,120 @@ def random_projection(n_pre: int, n_post: int, prob: float, weight: float,
     """Bernoulli(``prob``) connections ``i -> j`` of equal ``weight``: (pre, post, w)."""
     i, j = np.nonzero(rng.random((n_pre, n_post)) < prob)
     return i, j, np.full(len(i), weight)
+
+
+# --------------------------------------------------------------------------- v2: item-local codes, fixed in-degree
+
+def dg_code(items: np.ndarray, n_cells: int, coding_level: float, seed: int) -> np.ndarray:
+    """Dentate-gyrus code of each item ALONE: fixed random expansion + k-winners-take-all.
+
+    ``h = R (x - mean(x))`` with ``R`` (n_cells x N) i.i.d. N(0, 1), drawn once from
+    ``seed`` and shared by all items; the ``k = round(a n_cells)`` cells with the
+    largest ``h`` win. ``mean(x)`` is the item's own mean, so an item's code does
+    not depend on any other item (stored or not). Returns (P, n_cells) 0/1.
+    """
+    items = np.atleast_2d(np.asarray(items, dtype=float))
+    rng = np.random.default_rng([seed, 7919])
+    weights = rng.standard_normal((n_cells, items.shape[1]))
+    k = int(round(coding_level * n_cells))
+    codes = np.zeros((items.shape[0], n_cells))
+    for mu, x in enumerate(items):
+        h = weights @ (x - x.mean())
+        codes[mu, np.argsort(-h, kind="stable")[:k]] = 1.0
+    return codes
+
+
+def correlated_pair(n_units: int, rho: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random +-1 item and a copy with round((1 - rho) N / 2) units flipped (expected Pearson rho)."""
+    x = rng.choice([-1.0, 1.0], n_units)
+    y = x.copy()
+    y[rng.choice(n_units, int(round((1 - rho) / 2 * n_units)), replace=False)] *= -1
+    return x, y
+
+
+def pattern_separation(n_cells: int = 1000, coding_level: float = 0.1, n_units: int = 256,
+                       rhos=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), n_rep: int = 20,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pattern-separation curve of :func:`dg_code`: code correlation against input correlation.
+
+    For each ``rho``, ``n_rep`` pairs from :func:`correlated_pair` are coded by
+    expansions with different seeds. Returns (mean input Pearson, mean code
+    Pearson) per ``rho``. For a Gaussian expansion the code correlation is the
+    bivariate-normal orthant excess ``(P(h1 > t, h2 > t) - a^2) / (a (1 - a))``,
+    which lies below ``rho`` for every ``rho`` in (0, 1) and falls with ``a``.
+    """
+    rng = np.random.default_rng(seed)
+    r_in, r_out = [], []
+    for rho in rhos:
+        xi, xo = [], []
+        for rep in range(n_rep):
+            x, y = correlated_pair(n_units, rho, rng)
+            codes = dg_code(np.stack([x, y]), n_cells, coding_level, seed=int(rng.integers(2**31)))
+            xi.append(np.corrcoef(x, y)[0, 1])
+            xo.append(np.corrcoef(codes[0], codes[1])[0, 1])
+        r_in.append(np.mean(xi))
+        r_out.append(np.mean(xo))
+    return np.array(r_in), np.array(r_out)
+
+
+def fixed_indegree(n_pre: int, n_post: int, k: int, rng: np.random.Generator,
+                   no_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Edges ``pre -> post`` with exactly ``k`` distinct random inputs per postsynaptic cell."""
+    pool = n_pre - 1 if no_self else n_pre
+    k = min(k, pool)
+    rows = []
+    chunk = max(1, 2_000_000 // max(pool, 1))   # bounded memory: about 16 MB of random keys at a time
+    for start in range(0, n_post, chunk):
+        n = min(chunk, n_post - start)
+        keys = rng.random((n, pool))
+        pre = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < pool else np.tile(np.arange(pool), (n, 1))
+        if no_self:
+            pre = pre + (pre >= np.arange(start, start + n)[:, None])
+        rows.append(pre)
+    pre = np.concatenate(rows)
+    return pre.ravel().astype(np.int64), np.repeat(np.arange(n_post), k).astype(np.int64)
+
+
+def patch_channels(fields: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """EC -> cell edges from each cell's receptive field: the on and off channel of every unit in it."""
+    chans = np.concatenate([fields, fields + n_units], axis=1)
+    return chans.ravel().astype(np.int64), np.repeat(np.arange(fields.shape[0]), chans.shape[1]).astype(np.int64)
+
+
+def local_readout_fit(x: np.ndarray, y: np.ndarray, cover: np.ndarray, penalty: float
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Topographic ridge readout: unit i is read only from the cells whose receptive field covers it.
+
+    ``x`` (samples, cells) activity, ``y`` (samples, units) the items, ``cover``
+    (cells, units) bool. For each unit i, ``w_i = argmin |(y_i - <y_i>) - x_C w|^2
+    + penalty |w|^2`` over the covering cells C, without centring ``x``: silent
+    cells read as the prior ``<y_i>`` (the mean item). Returns (W (cells, units), b = <y>).
+    """
+    mean = y.mean(axis=0)
+    w = np.zeros((x.shape[1], y.shape[1]))
+    for i in range(y.shape[1]):
+        cells = np.flatnonzero(cover[:, i])
+        if cells.size == 0:
+            continue
+        xc = x[:, cells]
+        gram = xc.T @ xc + penalty * np.eye(cells.size)
+        w[cells, i] = np.linalg.solve(gram, xc.T @ (y[:, i] - mean[i]))
+    return w, mean
+
+
+def separation_theory(rho: np.ndarray | float, coding_level: float) -> np.ndarray:
+    """Expected code correlation of a Gaussian expansion + threshold at coding level a.
+
+    With drives (h1, h2) standard bivariate normal of correlation rho and the
+    threshold t = Phi^-1(1 - a), the two 0/1 codes correlate as
+    ``(P(h1 > t, h2 > t) - a^2) / (a (1 - a))`` (a kWTA threshold equals t for many cells).
+    """
+    from scipy.stats import multivariate_normal, norm
+
+    a = coding_level
+    t = norm.ppf(1 - a)
+    out = []
+    for r in np.atleast_1d(rho):
+        both = multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([-t, -t])  # P(h1 > t, h2 > t)
+        out.append((both - a * a) / (a * (1 - a)))
+    return np.array(out)

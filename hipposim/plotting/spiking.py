@@ -255,3 +255,48 @@ def plot_all(ds, stimulus, save: Callable, level: float = 0.8) -> None:
         fig = draw()
         save(fig, name)
         plt.close(fig)
+
+
+def plot_pattern_separation(input_corr, code_corr, theory=None, ca3_corr=None, coding_level: float | None = None,
+                            ax=None):
+    """The pattern-separation curve: code correlation against input correlation, with the diagonal.
+
+    ``input_corr``/``code_corr`` come from :func:`hipposim.circuits.ca3.pattern_separation`;
+    ``theory`` (optional) is :func:`hipposim.circuits.ca3.separation_theory` at the same inputs;
+    ``ca3_corr`` (optional) the correlation of CA3's encoding activity for the same pairs.
+    """
+    fig, ax = _axes(ax, figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="no separation (identity)")
+    ax.plot([0, 1], [0, 0.5], color="0.8", ls=":", lw=1, label="half the input correlation")
+    if theory is not None:
+        ax.plot(input_corr, theory, color="0.3", lw=1.2, label="theory (Gaussian orthant)")
+    ax.plot(input_corr, code_corr, "o-", color=POP_COLOURS["ca3_e"], ms=4, label="DG code (kWTA)")
+    if ca3_corr is not None:
+        ax.plot(input_corr, ca3_corr, "s-", color=POP_COLOURS["ca1_e"], ms=4, label="CA3 encoding activity")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("input correlation (Pearson of the two items)")
+    ax.set_ylabel("code correlation (Pearson of the two codes)")
+    title = "Pattern separation" + (f" (coding level a = {coding_level:g})" if coding_level else "")
+    ax.set_title(title)
+    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_hidden_accuracy(readout, control, mean_image, labels=None, ax=None):
+    """Per-cue accuracy on the hidden pixels: readout of the plastic network, no-plasticity control, mean image."""
+    fig, ax = _axes(ax, figsize=(max(5.0, 0.22 * len(readout) + 2), 3.6))
+    x = np.arange(len(readout))
+    ax.bar(x - 0.27, readout, width=0.27, color=POP_COLOURS["ca3_e"], label="readout (plastic)")
+    ax.bar(x, control, width=0.27, color="0.55", label="no-plasticity control")
+    ax.bar(x + 0.27, mean_image, width=0.27, color="0.85", label="mean image")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy on hidden pixels")
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels if labels is not None else x, rotation=90, fontsize=6)
+    ax.set_title("Completion the cue cannot fool: accuracy on the hidden pixels only", pad=22)
+    ax.legend(fontsize=7, frameon=False, loc="lower left", ncol=3, bbox_to_anchor=(0.0, 1.0))
+    fig.tight_layout()
+    return fig
