@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -29,6 +30,8 @@ from hipposim.scenario.limits import DEFAULT_MAX_MEMORY, estimate_memory
 
 from .conftest import TINY
 
+# subprocesses start outside the source tree, so they import the installed package, not ./hipposim
+OUTSIDE = tempfile.gettempdir()
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = TINY + "sweep:\n  grid:\n    cues.fraction: [0.05, 0.1]\n  seeds: [0, 1]\n"
 
@@ -121,7 +124,7 @@ def _hold_lock(folder: Path) -> subprocess.Popen:
         print("locked", flush=True)
         time.sleep(120)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=OUTSIDE)
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -164,7 +167,7 @@ def test_two_runs_into_one_folder_never_mix(tmp_path, tiny, finished_run):
     gate = tmp_path / "go"
     first = subprocess.Popen([sys.executable, "-c", GATED_RUN, "run", str(tiny), "--out", str(finished_run),
                               "--overwrite", "--quiet", "--no-figures", "--seed", "11", str(gate)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=OUTSIDE)
     try:
         assert first.stdout.readline().strip() == "started"
         code, _, err = run_cli(["run", tiny, "--out", finished_run, "--overwrite", "--quiet", "--no-figures",
@@ -258,7 +261,7 @@ def test_validate_of_a_billion_patterns_stays_small(write_yaml):
             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
             "print(hwm, file=sys.stderr); sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT)
+                          cwd=OUTSIDE)
     assert proc.returncode == 2, proc.stderr
     message, rss_kb = proc.stderr.strip().rsplit("\n", 1)
     assert "above the limit" in message and "Traceback" not in message
@@ -569,7 +572,7 @@ def test_a_write_refused_by_the_os_mid_run_is_a_failed_manifest(tmp_path, write_
         resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
 
     proc = subprocess.run([sys.executable, "-m", "hipposim.cli", "run", str(path), "--out", str(out), "--quiet",
-                           "--no-figures"], preexec_fn=limit, capture_output=True, text=True, timeout=120, cwd=ROOT)
+                           "--no-figures"], preexec_fn=limit, capture_output=True, text=True, timeout=120, cwd=OUTSIDE)
     assert proc.returncode == 1, proc.stderr
     assert "stimulus.nc" in proc.stderr and "File too large" in proc.stderr
     assert_clean(proc.stderr)
@@ -633,7 +636,7 @@ sys.exit(main(sys.argv[1:]))
 def test_a_signal_during_a_run_marks_it_interrupted(sig, tmp_path, tiny):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, "run", str(tiny), "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=OUTSIDE)
     assert proc.stdout.readline().strip() == "started"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -648,7 +651,7 @@ def test_a_signal_during_a_sweep_marks_it_interrupted_and_resume_finishes_it(sig
     path = write_yaml(SWEEP)
     out = tmp_path / "sweep"
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SWEEP, "sweep", str(path), "--out", str(out), "--serial",
-                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=OUTSIDE)
     assert proc.stdout.readline().strip() == "started"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

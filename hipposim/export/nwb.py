@@ -156,20 +156,26 @@ def build_nwbfile(run) -> Any:
             for ph, a, b in zip(ds["phase"].values, ds["phase_start"].values, ds["phase_end"].values):
                 nwb.add_epoch(start_time=float(a) / 1e3, stop_time=float(b) / 1e3, tags=[str(ph).split("_")[0]],
                               model=label, phase=str(ph))
-            width = float(ds.attrs.get("bin_ms", np.diff(ds["time"].values[:2])[0]))
-            for pop in ds["population"].values:
-                recall.add(pynwb.TimeSeries(
-                    name=f"{label}_rate_{pop}", data=ds["population_rate"].sel(population=pop).values,
-                    unit="Hz", starting_time=float(ds["time"].values[0]) / 1e3, rate=1e3 / width,
-                    description=f"population rate of {pop} in {width:g} ms bins (bin centres)"))
-            for c in range(ds.sizes["cue"]):
-                t0 = (float(ds["recall_start"].values[c]) + float(ds["step"].values[0])) / 1e3
-                recall.add(pynwb.TimeSeries(
-                    name=f"{label}_overlap_cue{c}", data=ds["overlap"].values[c], unit="n.a.",
-                    starting_time=t0, rate=1e3 / width,
-                    description=f"overlap m_mu(t) of the CA3 activity with each stored item "
-                                f"({', '.join(map(str, ds['pattern'].values))}) during the recall of cue {c} "
-                                f"(Pearson r of binned counts with the item's code)"))
+            if "population_rate" in ds and "time" in ds.coords:
+                width = float(ds.attrs.get("bin_ms", np.diff(ds["time"].values[:2])[0]))
+                for pop in ds["population"].values:
+                    recall.add(pynwb.TimeSeries(
+                        name=f"{label}_rate_{pop}", data=ds["population_rate"].sel(population=pop).values,
+                        unit="Hz", starting_time=float(ds["time"].values[0]) / 1e3, rate=1e3 / width,
+                        description=f"population rate of {pop} in {width:g} ms bins (bin centres)"))
+            if "recall_start" in ds and ds.sizes["step"] > 1:
+                step_ms = float(np.diff(ds["step"].values[:2])[0])
+                measure = ("Pearson r of binned counts with the item's code"
+                           if ds.attrs.get("overlap_measure") == "code_correlation"
+                           else "m = xi.s/N of the read-out with the item")
+                for c in range(ds.sizes["cue"]):
+                    t0 = (float(ds["recall_start"].values[c]) + float(ds["step"].values[0])) / 1e3
+                    recall.add(pynwb.TimeSeries(
+                        name=f"{label}_overlap_cue{c}", data=ds["overlap"].values[c], unit="n.a.",
+                        starting_time=t0, rate=1e3 / step_ms,
+                        description=f"overlap m_mu(t) with each stored item "
+                                    f"({', '.join(map(str, ds['pattern'].values))}) during the recall of cue {c} "
+                                    f"({measure})"))
             for syn, pre, post in (("ee", "ee_pre", "ee_post"), ("schaffer", "schaffer_pre", "schaffer_post")):
                 if f"{syn}_w_after" not in ds:
                     continue
