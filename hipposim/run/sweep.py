@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 import itertools
 import json
 import sys
@@ -30,6 +29,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import HipposimError, OutputError, Problem, ScenarioError
 from ..scenario import validate_data
+from ..scenario.paths import set_path
 from .execute import TASKS, execute_task, run_model  # noqa: F401  (execute_task: public here too)
 from .executors import (brian2_targets_of, local_dask_client, make_executor, model_ids_of, summary_line,
                         throughput)
@@ -397,35 +397,3 @@ def aggregate(root: Path, points: list[SweepPoint]):
 def _pattern_size(s: dict) -> int:
     pat = s["patterns"]
     return int(pat.get("size") or 256)
-
-
-def set_path(data: dict, path: str, value: Any) -> None:
-    """Set ``value`` at a dotted path such as ``models[0].params.beta`` (in place).
-
-    Raises ``KeyError`` naming the part of the path that does not exist.
-    The last key may be absent only if its parent is a mapping (a field left at
-    its default), which validation then checks.
-    """
-    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", path)
-    if not tokens or "".join(t if t.startswith("[") else "." + t for t in tokens).lstrip(".") != path:
-        raise KeyError(f"'{path}' is not a field path; expected e.g. 'patterns.count' or 'models[0].params.beta'")
-    node: Any = data
-    for i, tok in enumerate(tokens):
-        last = i == len(tokens) - 1
-        if tok.startswith("["):
-            idx = int(tok[1:-1])
-            if not isinstance(node, list) or idx >= len(node):
-                raise KeyError(f"'{path}': there is no item {idx} here")
-            if last:
-                node[idx] = value
-            else:
-                node = node[idx]
-        else:
-            if not isinstance(node, dict):
-                raise KeyError(f"'{path}': '{tok}' is not inside a mapping")
-            if last:
-                node[tok] = value
-            else:
-                if tok not in node:
-                    node[tok] = {}
-                node = node[tok]

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..errors import Problem, ScenarioError
+from .paths import set_path
 
 GiB = 2 ** 30
 DEFAULT_MAX_MEMORY = 4 * GiB
@@ -261,25 +262,11 @@ def count_tasks(doc: dict) -> tuple[int, str]:
 
 
 def _set(doc: dict, path: str, value: Any) -> None:
-    tokens = re.findall(r"[^.\[\]]+|\[\d+\]", path)
-    node: Any = doc
-    for i, tok in enumerate(tokens):
-        last = i == len(tokens) - 1
-        if tok.startswith("["):
-            idx = int(tok[1:-1])
-            if not isinstance(node, list) or idx >= len(node):
-                return
-            if last:
-                node[idx] = value
-            else:
-                node = node[idx]
-        else:
-            if not isinstance(node, dict):
-                return
-            if last:
-                node[tok] = value
-            else:
-                node = node.setdefault(tok, {})
+    """Set a swept field for the estimate; a path that does not exist is left to validation to report."""
+    try:
+        set_path(doc, path, value)
+    except KeyError:
+        return
 
 
 def worst_point(doc: dict) -> dict:
