@@ -152,3 +152,28 @@ def test_keys_and_values_of_different_item_counts_are_refused():
     with pytest.raises(ModelError, match="'values'.*3 keys.*2 values"):
         check_key_value_pairs(keys, np.ones((2, 8)))
     check_key_value_pairs(keys, -keys)  # same shape: accepted
+
+
+@pytest.mark.brian2
+def test_compare_places_the_circuit_beside_the_modern_network(tmp_path):
+    """`hipposim compare` on a run with the circuit: a table row in item space, and its input dependence
+    left unmeasured (a spiking model) rather than taken for a modern Hopfield network's closed form."""
+    import json
+
+    from hipposim.cli import main
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "version": 1, "name": "circuit_compare", "seed": 4,
+        "patterns": {"kind": "images", "names": ["apple", "cup", "smiley"]},
+        "cues": {"kind": "masked", "region": "left_half", "targets": ["apple"]},
+        "models": [{"id": "attention-spiking-v1", "label": "circuit", "params": dict(AttentionSpiking.tiny_params)},
+                   {"id": "hopfield-modern-v1", "label": "modern", "params": {"normalize": True, "beta": 20}}],
+    }))
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--quiet", "--no-figures"]) == 0
+    assert main(["compare", str(tmp_path / "run"), "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    table = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    assert table["circuit"]["item_overlap"] > table["circuit"]["cue_item_overlap"]
+    assert table["circuit"]["jacobian_variability"] is None
+    assert table["circuit"]["jacobian_method"].startswith("not measured")
+    assert table["modern"]["jacobian_method"].startswith("closed form")

@@ -212,12 +212,14 @@ def result_jacobian(ds, stimulus, rerun: Callable[[], tuple[Any, Any]] | None = 
     """The Jacobian summary of one saved result: closed form when there is one, else finite differences.
 
     ``rerun`` returns (model, seed) to rebuild the model for finite
-    differences; spiking results (``overlap_measure`` code_correlation) are
+    differences; spiking results (a code-correlation overlap, or spike trains) are
     only measured when ``spiking`` is True (see :func:`spiking_rate_jacobian`
     for the cost). At most ``max_cues`` cues are probed.
     """
     n_cues = min(ds.sizes["cue"], max_cues)
-    if ds.attrs.get("overlap_measure") == "code_correlation":
+    spiking_result = (ds.attrs.get("overlap_measure") == "code_correlation"
+                      or any(str(name).endswith("_spike_time") for name in ds.data_vars))
+    if spiking_result:
         if not spiking or rerun is None:
             return {"jacobian_variability": None,
                     "jacobian_method": "not measured (spiking: 2K full simulations; ask for it)"}
@@ -236,7 +238,7 @@ def result_jacobian(ds, stimulus, rerun: Callable[[], tuple[Any, Any]] | None = 
         w = covariance_weights(x, a) / (x.shape[1] * a * (1 - a))
         return jacobian_summary(field_jacobian(w, n_cues),
                                 "closed form: local field h = W s, J = W (k-WTA readout: 0 a.e.)")
-    if "attention" in ds and "head" not in ds.dims and stimulus.coding == "bipolar":
+    if "attention" in ds and "head" not in ds.dims and "beta" in ds.attrs and stimulus.coding == "bipolar":
         jac = modern_jacobian(ds.isel(cue=slice(0, n_cues)), stimulus)
         return jacobian_summary(jac, "closed form: chained softmax Jacobians beta x^T (diag p - p p^T) x")
     if rerun is None:
