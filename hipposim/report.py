@@ -5,16 +5,8 @@ that share one pattern set. It never simulates for a run folder: everything is
 drawn from saved results, except the finite-difference probes of the
 Jacobian (see :func:`compare_runs`).
 
-Fixed against input-dependent weights, by definition. A model's *effective weights* are the
-matrix that maps its input to its output at recall. For CA3 these are the
-learned recurrent synapses, for the feed-forward "cortex" the fitted W_1, W_2;
-both are the same for every cue. For attention (and the modern Hopfield
-update) they are softmax(beta Q K^T), recomputed from each cue. The number
-reported is the *weight variability across cues*,
-
-    v = mean_ij std_c(W_ij^(c)) / mean_ij |W_ij|,
-
-which is 0 for weights that do not depend on the input.
+What the table's columns mean, and why the effective-weight variability is a
+definition rather than a measurement, is in :mod:`hipposim.analysis.weights`.
 """
 from __future__ import annotations
 

@@ -184,6 +184,42 @@ def mixture_cue(a: np.ndarray, b: np.ndarray, weight: float, coding: Coding) -> 
     return (weight * a + (1 - weight) * b >= 0.5).astype(float)
 
 
+TrainMask = Literal[("random",) + REGIONS]  # type: ignore[valid-type]
+
+
+def training_copies(items: np.ndarray, copies: int, max_hidden: float, mask: str,
+                    image_shape: tuple[int, int] | None, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The items and ``copies`` masked copies of each, with the item each copy should return.
+
+    ``mask="random"``: each copy hides a uniformly drawn fraction in
+    [0, ``max_hidden``) of random units (set to 0), as the Transformer's FF
+    training; a region name hides that image region in every copy (images only).
+    Returns (inputs, targets), both (items * (copies + 1), N).
+    """
+    n_items, n = items.shape
+    out = [items]
+    if mask != "random":
+        if image_shape is None:
+            raise ValueError(f"train_mask '{mask}' is an image region; these patterns are not images "
+                             "(use train_mask: random)")
+        hidden = region_mask(mask, image_shape)
+    for _ in range(copies):
+        if mask == "random":
+            hidden = rng.random((n_items, n)) < rng.uniform(0, max_hidden, size=(n_items, 1))
+        out.append(np.where(hidden, 0.0, items))
+    return np.concatenate(out), np.tile(items, (copies + 1, 1))
+
+
+def fit_count(fit_items: int | None, n_items: int, field: str = "fit_items") -> int:
+    """How many of the stored items are trained on (all when ``fit_items`` is None); ``field`` names it in errors."""
+    if fit_items is None:
+        return n_items
+    if fit_items > n_items:
+        raise ValueError(f"{field}={fit_items} exceeds the {n_items} stored items")
+    return fit_items
+
+
 def pattern_names(spec) -> list[str]:
     """Names of the stored items of a pattern section: image names, or p0, p1, ..."""
     if spec.kind == "images":

@@ -22,9 +22,8 @@ from pydantic import Field
 from hipposim.contract import Model, Params, standard_dataset
 from hipposim.functional.coding import saturating_readout
 from hipposim.functional.retrieval import overlaps
-from hipposim.stimuli import Stimulus
+from hipposim.stimuli import Stimulus, TrainMask, fit_count, training_copies
 
-from .mlp_baseline import TrainMask, fit_count, training_copies
 
 
 class AutoencoderParams(Params):

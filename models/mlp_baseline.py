@@ -35,43 +35,7 @@ from hipposim.functional.attention import feed_forward, layer_norm
 from hipposim.functional.coding import saturating_readout
 from hipposim.functional.retrieval import overlaps
 from hipposim.functional.ridge import ridge_regression
-from hipposim.stimuli import REGIONS, Stimulus, region_mask
-
-TrainMask = Literal[("random",) + REGIONS]  # type: ignore[valid-type]
-
-
-def training_copies(items: np.ndarray, copies: int, max_hidden: float, mask: str,
-                    image_shape: tuple[int, int] | None, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The items and ``copies`` masked copies of each, with the item each copy should return.
-
-    ``mask="random"``: each copy hides a uniformly drawn fraction in
-    [0, ``max_hidden``) of random units (set to 0), as the Transformer's FF
-    training; a region name hides that image region in every copy (images only).
-    Returns (inputs, targets), both (items * (copies + 1), N).
-    """
-    n_items, n = items.shape
-    out = [items]
-    if mask != "random":
-        if image_shape is None:
-            raise ValueError(f"train_mask '{mask}' is an image region; these patterns are not images "
-                             "(use train_mask: random)")
-        hidden = region_mask(mask, image_shape)
-    for _ in range(copies):
-        if mask == "random":
-            hidden = rng.random((n_items, n)) < rng.uniform(0, max_hidden, size=(n_items, 1))
-        out.append(np.where(hidden, 0.0, items))
-    return np.concatenate(out), np.tile(items, (copies + 1, 1))
-
-
-def fit_count(fit_items: int | None, n_items: int) -> int:
-    """How many of the stored items are trained on (all when ``fit_items`` is None)."""
-    if fit_items is None:
-        return n_items
-    if fit_items > n_items:
-        raise ValueError(f"fit_items={fit_items} exceeds the {n_items} stored items")
-    return fit_items
-
+from hipposim.stimuli import Stimulus, TrainMask, fit_count, training_copies
 
 class MLPBaselineParams(Params):
     hidden: int = Field(512, ge=1, description="hidden units (fixed random features)")

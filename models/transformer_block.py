@@ -78,7 +78,7 @@ from hipposim.functional.coding import normalise_rows, saturating_readout
 from hipposim.functional.ridge import ridge_regression
 from hipposim.contract import Beta, Model, Params, standard_dataset
 from hipposim.functional.retrieval import overlaps
-from hipposim.stimuli import Stimulus
+from hipposim.stimuli import Stimulus, fit_count, training_copies
 
 
 class TransformerBlockParams(Params):
@@ -198,12 +198,7 @@ class TransformerBlock(Model):
 
     def _training_streams(self, items: np.ndarray, rng: np.random.Generator):
         p = self.params
-        n_items, n = items.shape
-        copies = [items]
-        for _ in range(p.ff_train_cues):
-            hidden = rng.random((n_items, n)) < rng.uniform(0, p.ff_train_max_hidden, size=(n_items, 1))
-            copies.append(np.where(hidden, 0.0, items))
-        return np.concatenate(copies), np.tile(items, (p.ff_train_cues + 1, 1))
+        return training_copies(items, p.ff_train_cues, p.ff_train_max_hidden, "random", None, rng)
 
     # ------------------------------------------------------------------ run
 
@@ -213,9 +208,7 @@ class TransformerBlock(Model):
         n_items, n = items.shape
         if n % p.n_heads:
             raise ValueError(f"n_heads={p.n_heads} does not divide the {n} units of the patterns")
-        n_fit = n_items if p.ff_fit_items is None else p.ff_fit_items
-        if n_fit > n_items:
-            raise ValueError(f"ff_fit_items={n_fit} exceeds the {n_items} stored items")
+        n_fit = fit_count(p.ff_fit_items, n_items, "ff_fit_items")
         train, train_targets = self._training_streams(items[:n_fit], rng)
         seen = items[:n_fit]  # the items present during training
         keys_source = layer_norm(seen) if p.use_layer_norm else seen

@@ -250,13 +250,15 @@ def _simulate(b2, spec: AttentionSpec, keys, values, cues) -> AttentionOutput:
 
     # ---------------- learning: one presentation per item
     t0 = time.perf_counter()
-    mem.learning = 1
-    ec_out.learning = 1
-    for syn in (key_syn, val_syn):
-        syn.plastic = 1
-        syn.transmit = 0
-    mem_to_inh.gate = 0
-    inh_to_mem.gate = 0
+    def set_phase(learning: int) -> None:
+        """Learning: teachers on, keys and values plastic, no transmission, pool off; recall: the reverse."""
+        mem.learning = ec_out.learning = learning
+        for syn in (key_syn, val_syn):
+            syn.plastic = learning
+            syn.transmit = 1 - learning
+        mem_to_inh.gate = inh_to_mem.gate = 1 - learning
+
+    set_phase(1)
     assembly = np.repeat(np.arange(P), m)
     for mu in range(P):
         reset_state()
@@ -270,15 +272,9 @@ def _simulate(b2, spec: AttentionSpec, keys, values, cues) -> AttentionOutput:
 
     # ---------------- recall
     t0 = time.perf_counter()
-    mem.learning = 0
-    ec_out.learning = 0
+    set_phase(0)
     mem.teach = 0
     ec_out.teach = 0
-    for syn in (key_syn, val_syn):
-        syn.plastic = 0
-        syn.transmit = 1
-    mem_to_inh.gate = 1
-    inh_to_mem.gate = 1
     mon = monitors["mem"]
     for c in range(cues.shape[0]):
         reset_state()

@@ -118,10 +118,7 @@ def run_v2(spec: V2Spec) -> V2Output:
         net, monitors, syns = _build(spec)
         timings["build_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if spec.target == "cpp_standalone":  # standalone runs take no Python report callback
-            net.run(spec.duration * b2.second, namespace={})
-        else:
-            run_with_progress(net, spec.duration, desc="CA3 v2 network", namespace={})
+        run_with_progress(net, spec.duration, desc="CA3 v2 network", namespace={})
         timings["run_s"] = time.perf_counter() - t0
         spikes = {k: (np.asarray(m.t_[:], dtype=float), np.asarray(m.i[:], dtype=np.int64))
                   for k, m in monitors.items()}

@@ -137,10 +137,7 @@ def build_and_run(spec: NetworkSpec) -> NetworkOutput:
         net, monitors, plastic_syn = _build(spec)
         timings["build_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if spec.target == "cpp_standalone":  # standalone runs take no Python report callback
-            net.run(spec.duration * b2.second, namespace={})
-        else:
-            run_with_progress(net, spec.duration, desc="CA3 network", namespace={})
+        run_with_progress(net, spec.duration, desc="CA3 network", namespace={})
         timings["run_s"] = time.perf_counter() - t0
         spikes = {pop: (np.asarray(m.t_[:], dtype=float), np.asarray(m.i[:], dtype=np.int64))
                   for pop, m in monitors.items()}

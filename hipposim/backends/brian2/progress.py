@@ -126,16 +126,22 @@ def _closing(report: BioTimeReport):
 
 
 def run_with_progress(net, duration: float, desc: str = "simulating", enabled: bool | None = None,
-                      report_period: float = 0.25, **run_kwargs) -> BioTimeReport:
+                      report_period: float = 0.25, **run_kwargs) -> BioTimeReport | None:
     """Run the Brian2 network ``net`` for ``duration`` seconds with a compile spinner and a biological-time bar.
 
     ``run_kwargs`` (e.g. ``namespace={}``) go to ``net.run``. The bar is
     redrawn at most every ``report_period`` seconds of wall-clock time.
     Returns the report callback (its ``calls`` list holds the completed
-    fractions Brian2 reported: first 0.0, last 1.0).
+    fractions Brian2 reported: first 0.0, last 1.0). On a standalone device
+    (``cpp_standalone``), which takes no Python callback, the network runs
+    without a bar and ``None`` is returned.
     """
     b2 = import_brian2()
+    from brian2.devices.device import RuntimeDevice
 
+    if not isinstance(b2.get_device(), RuntimeDevice):
+        net.run(duration * b2.second, **run_kwargs)
+        return None
     enabled = progress_enabled() if enabled is None else bool(enabled)
     report = BioTimeReport(desc, enabled)
     with _closing(report):
