@@ -17,6 +17,7 @@ BUILTIN: dict[str, str] = {
     "hopfield-sparse-v1": "hipposim.models.hopfield_sparse:SparseHopfield",
     "ca3-spiking-v1": "hipposim.models.ca3_spiking:CA3Spiking",
     "ca3-spiking-v2": "hipposim.models.ca3_spiking_v2:CA3SpikingV2",
+    "ca3-spiking-v3": "hipposim.models.ca3_spiking_v3:CA3SpikingV3",
     "transformer-block-v1": "hipposim.models.transformer_block:TransformerBlock",
     "mlp-baseline-v1": "hipposim.models.mlp_baseline:MLPBaselineV1",
     "mlp-baseline-v2": "hipposim.models.mlp_baseline:MLPBaseline",

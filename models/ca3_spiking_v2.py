@@ -268,7 +268,8 @@ class CA3SpikingV2(Model):
         n_units = stimulus.n_units
         n_ec = 2 * n_units
         items = stimulus.bipolar_patterns().astype(float)
-        code3 = dg_code(items, p.n_e, p.coding_level, seed=int(rng.integers(2**31)))
+        dg_seed = int(rng.integers(2**31))
+        code3 = dg_code(items, p.n_e, p.coding_level, seed=dg_seed)
         rf1 = receptive_fields(p.n_ca1, n_units, p.rf_side, stimulus.image_shape, rng)
         k = {"pp": int(round(p.p_pp * n_ec)), "ee": int(round(p.p_ee * (p.n_e - 1))),
              "sc": int(round(p.p_sc * p.n_e)), "ei": int(round(p.p_ei * p.n_e)), "ie": int(round(p.p_ie * p.n_i)),
@@ -303,7 +304,7 @@ class CA3SpikingV2(Model):
         cover = np.zeros((p.n_ca1, n_units), dtype=bool)
         cover[np.repeat(np.arange(p.n_ca1), rf1.shape[1]), rf1.ravel()] = True
         return {"code3": code3, "code1": code1, "rf1": rf1, "cover": cover, "k": k, "edges": edges, "u0": u0,
-                "item_ch": item_ch}
+                "item_ch": item_ch, "dg_seed": dg_seed}
 
     def _pathways(self, s: dict) -> dict:
         from hipposim.backends.brian2.ca3_v2 import Pathway
@@ -341,7 +342,13 @@ class CA3SpikingV2(Model):
         }
 
     # ------------------------------------------------------------------ protocol
-    def _timeline(self, stimulus: Stimulus, s: dict):
+    def _timeline(self, stimulus: Stimulus, s: dict, recall_mossy: np.ndarray | None = None,
+                  ec1_recall: float = 1.0):
+        """Rate tables and the 10-ms timeline of switches.
+
+        ``recall_mossy`` (C, n_e) Hz: mossy-fibre rates during each recall trial (None: silent);
+        ``ec1_recall``: EC -> CA1 transmission during recall (1 during encoding).
+        """
         p = self.params
         P, C = stimulus.n_patterns, len(stimulus.cues)
         known = stimulus.known.astype(bool)
@@ -354,30 +361,45 @@ class CA3SpikingV2(Model):
         ec_table = np.concatenate([s["item_ch"], cue_ch, np.zeros((1, cue_ch.shape[1]))]) * channel_rate
         mossy_table = np.concatenate([s["code3"], np.zeros((1, p.n_e))]) * p.mf_rate.si
         silent_ec, silent_mf = P + C, P
+        if recall_mossy is not None:
+            mossy_table = np.concatenate([mossy_table, recall_mossy])
+        recall_mf = (lambda c: P + 1 + c) if recall_mossy is not None else (lambda c: silent_mf)  # noqa: E731
         n = {f: int(round(getattr(p, f).si * 1e3 / TIMELINE_MS)) for f in ("t_encode", "t_gap", "t_reset",
                                                                           "t_recall")}
-        rows, phases, t = [], [], 0   # (steps, ec row, mossy row, rec, pp, plastic)
+        rows, phases, t = [], [], 0   # (steps, ec row, mossy row, rec, pp, plastic, ec1)
         learn = 1.0 if p.plasticity else 0.0
         for mu, name in enumerate(stimulus.names):
-            rows.append((n["t_encode"], mu, mu, p.ach, p.pp_encode, learn))
+            rows.append((n["t_encode"], mu, mu, p.ach, p.pp_encode, learn, 1.0))
             phases.append((f"encode_{name}", t, t + n["t_encode"] * TIMELINE_MS))
             t += n["t_encode"] * TIMELINE_MS
-            rows.append((n["t_gap"], silent_ec, silent_mf, 0.0, 0.0, 0.0))
+            rows.append((n["t_gap"], silent_ec, silent_mf, 0.0, 0.0, 0.0, 1.0))
             phases.append((f"gap_{mu}", t, t + n["t_gap"] * TIMELINE_MS))
             t += n["t_gap"] * TIMELINE_MS
         for c in range(C):
-            rows.append((n["t_reset"], silent_ec, silent_mf, 0.0, 0.0, 0.0))
+            rows.append((n["t_reset"], silent_ec, silent_mf, 0.0, 0.0, 0.0, ec1_recall))
             phases.append((f"reset_{c}", t, t + n["t_reset"] * TIMELINE_MS))
             t += n["t_reset"] * TIMELINE_MS
-            rows.append((n["t_recall"], P + c, silent_mf, 1.0, 1.0, 0.0))
+            rows.append((n["t_recall"], P + c, recall_mf(c), 1.0, 1.0, 0.0, ec1_recall))
             phases.append((f"recall_{c}", t, t + n["t_recall"] * TIMELINE_MS))
             t += n["t_recall"] * TIMELINE_MS
         rows = [r for r in rows if r[0] > 0]
         steps = [r[0] for r in rows]
         col = lambda j: np.repeat([r[j] for r in rows], steps)  # noqa: E731
         tl = {"ec_row": col(1), "mossy_row": col(2), "rec_gain": col(3).astype(float),
-              "pp_gain": col(4).astype(float), "plastic": col(5).astype(float)}
+              "pp_gain": col(4).astype(float), "plastic": col(5).astype(float), "ec1_gain": col(6).astype(float)}
         return ec_table, mossy_table, tl, phases, t * 1e-3
+
+    def _protocol(self, stimulus: Stimulus, s: dict):
+        """The timeline this model runs (v2: silent mossy fibres and full EC -> CA1 at recall)."""
+        return self._timeline(stimulus, s)
+
+    def _spec_extras(self, s: dict, tl: dict) -> dict:
+        """Extra :class:`~hipposim.backends.brian2.ca3_v2.V2Spec` fields of a derived model (none in v2)."""
+        return {}
+
+    def _readout_fit(self, x: np.ndarray, y: np.ndarray, s: dict) -> tuple[np.ndarray, np.ndarray]:
+        """v2: the topographic readout (:func:`~hipposim.circuits.ca3.local_readout_fit`)."""
+        return local_readout_fit(x, y, s["cover"], self.params.ridge)
 
     # ------------------------------------------------------------------ run
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
@@ -387,7 +409,7 @@ class CA3SpikingV2(Model):
         p = self.params
         wall0 = time.perf_counter()
         s = self._structure(stimulus, rng)
-        ec_table, mossy_table, tl, phases, duration = self._timeline(stimulus, s)
+        ec_table, mossy_table, tl, phases, duration = self._protocol(stimulus, s)
         lif = {kind: LIFConstants(tau_m=(p.tau_m if kind == "e" else p.tau_m_i).si, tau_e=p.tau_e.si,
                                   tau_i=p.tau_i.si, v_rest=p.v_rest.si, v_reset=p.v_reset.si, v_th=p.v_th.si,
                                   t_ref=p.t_ref.si) for kind in ("e", "i")}
@@ -398,7 +420,7 @@ class CA3SpikingV2(Model):
                       ec_table=ec_table, ec_row=tl["ec_row"], mossy_table=mossy_table, mossy_row=tl["mossy_row"],
                       rec_gain=tl["rec_gain"], pp_gain=tl["pp_gain"], plastic=tl["plastic"],
                       pathways=self._pathways(s), tau_stdp=p.tau_stdp.si, control=p.control,
-                      seed=int(rng.integers(2**31)), target=p.target)
+                      seed=int(rng.integers(2**31)), target=p.target, **self._spec_extras(s, tl))
         out = run_v2(spec)
         return self._result(stimulus, rng, s, out, phases, duration, time.perf_counter() - wall0)
 
@@ -416,7 +438,7 @@ class CA3SpikingV2(Model):
             xs.append(cts)
             enc.append(cts.sum(axis=0))
             ys.append(np.repeat(stimulus.bipolar_patterns()[mu][None, :], n_win, axis=0))
-        w_ro, prior = local_readout_fit(np.concatenate(xs), np.concatenate(ys), s["cover"], p.ridge)
+        w_ro, prior = self._readout_fit(np.concatenate(xs), np.concatenate(ys), s)
         n_bins = int(round(p.t_recall.si / width))
         raw = np.zeros((len(recall), n_bins, stimulus.n_units))
         window = np.zeros((len(recall), stimulus.n_units))

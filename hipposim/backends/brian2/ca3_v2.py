@@ -60,6 +60,8 @@ class Pathway:
     theta: float = 0.0
     gate: str | None = None        # "rec" or "pp": transmission scaled by that timeline switch
     post_gated: bool = False       # learn on postsynaptic spikes only: du = eta post (a_pre - theta)
+    learned_ffi: bool = False      # EC -> E inhibition whose jump is w xbar_pre (the channel's learned mean)
+    w_slow: float = 0.0            # slow (NMDA-like) jump per spike, volts at u = 1 (recurrent pathway)
 
 
 @dataclass
@@ -86,6 +88,11 @@ class V2Spec:
     control: bool
     seed: int
     target: str
+    ec_mean: bool = False                 # EC channels learn their mean trace xbar (for learned_ffi pathways)
+    xbar0: float = 0.0                    # prior of xbar (trace units)
+    tau_bar0: float = 0.2                 # weight of the prior in the running mean, seconds of encoding
+    tau_slow: float = 0.1                 # decay of the slow recurrent current
+    ec1_gain: np.ndarray | None = None    # (T,) EC -> CA1 transmission (None: always 1)
 
 
 @dataclass
@@ -101,6 +108,23 @@ dapre/dt = -apre/tau_stdp : 1 (event-driven)
 dapost/dt = -apost/tau_stdp : 1 (event-driven)
 pl : 1 (shared)
 gain : 1 (shared)"""
+#: LIF with an extra slow (NMDA-like) excitatory current ``gs`` (decay ``tau_slow``).
+LIF_SLOW_EQUATIONS = """
+dv/dt = (v_rest - v + ge + gs - gi - ga)/tau_m : volt (unless refractory)
+dge/dt = -ge/tau_e : volt
+dgs/dt = -gs/tau_slow : volt
+dgi/dt = -gi/tau_i : volt
+dga/dt = -ga/tau_adapt : volt
+"""
+#: EC channels as Poisson units with a presynaptic trace ``x`` (jump 1, decay tau_stdp) and its running
+#: mean over plastic (encoding) time with a prior xbar0 weighted as tau_bar0 seconds of it:
+#: dT/dt = plastic(t), dxbar/dt = plastic(t) (x - xbar) / (T + tau_bar0)
+#: i.e. xbar(t) = (xbar0 tau_bar0 + int plastic x dt) / (tau_bar0 + int plastic dt).
+EC_MEAN_MODEL = """rates : Hz
+dx/dt = -x/tau_stdp : 1
+dT/dt = plastic_ta(t) : second
+dxbar/dt = plastic_ta(t)*(x - xbar)/(T + tau_bar0) : 1
+"""
 LEARN_PRE = "apre += 1\nu = clip(u + eta*pl*(apost - theta), 0, 1)"
 LEARN_POST = "apost += 1\nu = clip(u + eta*pl*(apre - theta), 0, 1)"
 
@@ -123,6 +147,8 @@ def run_v2(spec: V2Spec) -> V2Output:
         spikes = {k: (np.asarray(m.t_[:], dtype=float), np.asarray(m.i[:], dtype=np.int64))
                   for k, m in monitors.items()}
         u = {k: np.asarray(s.u[:], dtype=float).copy() for k, s in syns.items()}
+        if spec.ec_mean:
+            u["xbar"] = np.asarray(net["ec"].xbar[:], dtype=float).copy()
         final_v = {k: np.asarray(net[k].v_[:], dtype=float) for k in monitors}
     return V2Output(spikes=spikes, u=u, final_v=final_v, timings=timings)
 
@@ -142,7 +168,16 @@ def _build(spec: V2Spec):
         "mossy_tab": b2.TimedArray(spec.mossy_table * Hz, dt=1 * second, name="mossy_tab"),
     }
     objects: list = []
-    ec = b2.PoissonGroup(spec.sizes["ec"], rates=0 * Hz, name="ec", clock=named_clock("ec", dt), namespace=ta)
+    if spec.ec1_gain is not None:
+        ta["ec1_ta"] = b2.TimedArray(spec.ec1_gain, dt=tl * second, name="ec1_ta")
+    if spec.ec_mean:
+        ec = b2.NeuronGroup(spec.sizes["ec"], EC_MEAN_MODEL, threshold="rand() < rates*dt", reset="x += 1",
+                            method="euler", name="ec", clock=named_clock("ec", dt),
+                            namespace=dict(ta, tau_stdp=spec.tau_stdp * second, tau_bar0=spec.tau_bar0 * second))
+        ec.xbar = spec.xbar0
+    else:
+        ec = b2.PoissonGroup(spec.sizes["ec"], rates=0 * Hz, name="ec", clock=named_clock("ec", dt),
+                             namespace=ta)
     ec.run_regularly("rates = ec_tab(ec_row_ta(t)*second, i)", clock=named_clock("ec_rates", tl),
                      when="start", name="ec_rates")
     mossy = b2.PoissonGroup(spec.sizes["ca3_e"], rates=0 * Hz, name="mossy", clock=named_clock("mossy", dt),
@@ -153,6 +188,7 @@ def _build(spec: V2Spec):
     copies = ("", "_ctl") if spec.control else ("",)
     groups: dict[str, object] = {"ec": ec, "mossy": mossy}
     monitors, syns = {}, {}
+    slow = any(pw.w_slow > 0 for pw in spec.pathways.values())
     for sfx in copies:
         for pop in ("ca3_e", "ca3_i", "ca1_e", "ca1_i"):
             c = spec.lif_e if pop.endswith("_e") else spec.lif_i
@@ -162,7 +198,11 @@ def _build(spec: V2Spec):
             if pop.endswith("_e") and spec.b_adapt > 0:
                 reset += "\nga += b_adapt"
                 ns["b_adapt"] = spec.b_adapt * volt
-            g = b2.NeuronGroup(spec.sizes[pop], LIF_EQUATIONS, threshold="v > v_th", reset=reset,
+            eqs = LIF_EQUATIONS
+            if slow and pop == "ca3_e":
+                eqs = LIF_SLOW_EQUATIONS
+                ns["tau_slow"] = spec.tau_slow * second
+            g = b2.NeuronGroup(spec.sizes[pop], eqs, threshold="v > v_th", reset=reset,
                                refractory=c.t_ref * second, method="exponential_euler", name=pop + sfx,
                                clock=named_clock(pop + sfx, dt), namespace=ns)
             g.v = c.v_rest * volt
@@ -172,14 +212,24 @@ def _build(spec: V2Spec):
         for key, pw in spec.pathways.items():
             src = groups[pw.src if pw.src in ("ec", "mossy") else pw.src + sfx]
             tgt = groups[pw.tgt + sfx]
-            var = "gi" if pw.src.endswith("_i") else "ge"
+            var = "gi" if (pw.src.endswith("_i") or pw.learned_ffi) else "ge"
             name = f"{key}{sfx}"
             ns = {"w_syn": pw.w * volt, **ta}
-            gate = {"rec": "rec_ta(t)", "pp": "pp_ta(t)", None: "1.0"}[pw.gate]
-            if pw.u0 is not None:
-                ns.update(eta=pw.eta, theta=pw.theta, tau_stdp=spec.tau_stdp * second)
+            gate = {"rec": "rec_ta(t)", "pp": "pp_ta(t)", "ec1": "ec1_ta(t)", None: "1.0"}[pw.gate]
+            if pw.learned_ffi:
+                # the plastic copy reads the channel's learned mean; the control keeps the prior
+                jump = "w_syn*xbar_pre*gain" if sfx == "" else f"w_syn*{spec.xbar0!r}*gain"
+                syn = b2.Synapses(src, tgt, model="gain : 1 (shared)", on_pre=f"gi_post += {jump}",
+                                  name=name, clock=named_clock(name, dt), namespace=ns)
+                syn.run_regularly(f"gain = {gate}", clock=named_clock(name + "_sw", tl), when="start", order=-1,
+                                  name=name + "_sw")
+            elif pw.u0 is not None:
+                ns.update(eta=pw.eta, theta=pw.theta, tau_stdp=spec.tau_stdp * second, w_slow=pw.w_slow * volt)
                 learn_pre = "apre += 1" if pw.post_gated else LEARN_PRE
-                syn = b2.Synapses(src, tgt, model=PLASTIC_MODEL, on_pre=f"{var}_post += w_syn*u*gain\n" + learn_pre,
+                on_pre = f"{var}_post += w_syn*u*gain\n" + learn_pre
+                if pw.w_slow > 0:
+                    on_pre = "gs_post += w_slow*u*gain\n" + on_pre
+                syn = b2.Synapses(src, tgt, model=PLASTIC_MODEL, on_pre=on_pre,
                                   on_post=LEARN_POST, name=name, clock=named_clock(name, dt), namespace=ns)
                 syn.run_regularly(f"pl = {learn}*plastic_ta(t)\ngain = {gate}", clock=named_clock(name + "_sw", tl),
                                   when="start", order=-1, name=name + "_sw")
@@ -189,7 +239,7 @@ def _build(spec: V2Spec):
                 syn.run_regularly(f"gain = {gate}", clock=named_clock(name + "_sw", tl), when="start", order=-1,
                                   name=name + "_sw")
             syn.connect(i=pw.pre.astype(np.int32), j=pw.post.astype(np.int32))
-            if pw.u0 is not None:
+            if pw.u0 is not None and not pw.learned_ffi:
                 syn.u = pw.u0
                 if sfx == "":
                     syns[key] = syn
