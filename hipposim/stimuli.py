@@ -274,11 +274,12 @@ def build_stimulus(scenario) -> Stimulus:
                   else [pattern_index(t, names) for t in cue.targets])
     cues, targets, known = [], [], []
     n = patterns.shape[1]
+    regions = [cue.region] if cue.region is None or isinstance(cue.region, str) else list(cue.region)
     for t in target_ids:
-        for _ in range(cue.repeats):
+        for _, region in ((r, g) for r in range(cue.repeats) for g in regions):
             if cue.kind == "masked":
-                if cue.region is not None:
-                    hidden = region_mask(cue.region, image_shape)
+                if region is not None:
+                    hidden = region_mask(region, image_shape)
                 else:
                     hidden = np.zeros(n, dtype=bool)
                     hidden[crng.choice(n, size=int(round(cue.fraction * n)), replace=False)] = True

@@ -270,7 +270,7 @@ class CA3SpikingV2(Model):
         items = stimulus.bipolar_patterns().astype(float)
         dg_seed = int(rng.integers(2**31))
         code3 = dg_code(items, p.n_e, p.coding_level, seed=dg_seed)
-        rf1 = receptive_fields(p.n_ca1, n_units, p.rf_side, stimulus.image_shape, rng)
+        rf1 = self._ca1_fields(n_units, stimulus.image_shape, rng)
         k = {"pp": int(round(p.p_pp * n_ec)), "ee": int(round(p.p_ee * (p.n_e - 1))),
              "sc": int(round(p.p_sc * p.n_e)), "ei": int(round(p.p_ei * p.n_e)), "ie": int(round(p.p_ie * p.n_i)),
              "ei1": int(round(p.p_ei * p.n_ca1)), "ie1": int(round(p.p_ie * p.n_ca1_i)), "ec1": 2 * rf1.shape[1]}
@@ -388,6 +388,11 @@ class CA3SpikingV2(Model):
         tl = {"ec_row": col(1), "mossy_row": col(2), "rec_gain": col(3).astype(float),
               "pp_gain": col(4).astype(float), "plastic": col(5).astype(float), "ec1_gain": col(6).astype(float)}
         return ec_table, mossy_table, tl, phases, t * 1e-3
+
+    def _ca1_fields(self, n_units: int, image_shape, rng: np.random.Generator) -> np.ndarray:
+        """CA1 receptive fields (v2: random patches, :func:`~hipposim.circuits.ca3.receptive_fields`)."""
+        p = self.params
+        return receptive_fields(p.n_ca1, n_units, p.rf_side, image_shape, rng)
 
     def _protocol(self, stimulus: Stimulus, s: dict):
         """The timeline this model runs (v2: silent mossy fibres and full EC -> CA1 at recall)."""

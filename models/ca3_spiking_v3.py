@@ -65,7 +65,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from hipposim.circuits.ca3 import dg_code
+from hipposim.circuits.ca3 import covering_receptive_fields, dg_code, tiling_starts
 from hipposim.errors import ModelError
 from hipposim.functional.ridge import ridge_regression
 from hipposim.models.ca3_spiking_v2 import CA3SpikingV2, CA3SpikingV2Params, scale_free_weight
@@ -77,6 +77,7 @@ class CA3SpikingV3Params(CA3SpikingV2Params):
     """Parameters of :class:`CA3SpikingV3`: those of v2 (some defaults changed) and the v3 mechanisms."""
 
     J_pp: Strength = Field("120 mV", description="EC -> CA3 at u = 1, full item on EC")
+    J_ee: Strength = Field("30 mV", description="CA3 -> CA3 (fast part) at u = 1, code active at nu_e")
     J_ffl: Strength = Field("120 mV", description="learned feedforward inhibition EC -> CA3 pyramidal cells: "
                             "mean inhibition of a full item with every active channel at xbar = nu_EC tau_stdp")
     xbar_prior: float = Field(0.5, ge=0, le=1, description="prior of each EC channel's mean trace xbar, as a "
@@ -99,16 +100,24 @@ class CA3SpikingV3Params(CA3SpikingV2Params):
         return self
 
 
-def check_cover(n_ca1: int, rf_side: int, n_units: int, cover: np.ndarray) -> None:
-    """Refuse a CA1 that leaves an item pixel with no CA1 cell whose receptive field covers it."""
-    if n_ca1 * rf_side * rf_side < n_units:
-        raise ModelError(f"ca1_per_ca3: {n_ca1} CA1 cells with {rf_side}x{rf_side} receptive fields cannot "
-                         f"cover {n_units} pixels; expected at least {int(np.ceil(n_units / rf_side**2))} "
+def check_ca1_can_read(n_ca1: int, k1: int, side: int, n_units: int, n_tiles: int) -> None:
+    """Refuse a CA1 that leaves an item pixel with no CA1 cell able to read it.
+
+    Every pixel needs a CA1 cell whose receptive field covers it (``n_ca1`` at least the
+    ``n_tiles`` patches that tile the item), and an item's ``k1`` active CA1 cells must be
+    able to reach every pixel (``k1 side^2 >= n_units``).
+    """
+    if n_ca1 < n_tiles:
+        missing = n_units - n_ca1 * side * side if n_ca1 * side * side < n_units else "some"
+        raise ModelError(f"ca1_per_ca3: {n_ca1} CA1 cells with {side}x{side} receptive fields leave {missing} "
+                         f"of {n_units} pixels with no CA1 cell able to read them; expected at least {n_tiles} "
                          f"CA1 cells")
-    missing = int(np.sum(~cover.any(axis=0)))
-    if missing:
-        raise ModelError(f"ca1_per_ca3: {n_ca1} CA1 cells leave {missing} of {n_units} pixels with no CA1 "
-                         f"cell able to read them; raise ca1_per_ca3 or rf_side")
+    if k1 * side * side < n_units:
+        raise ModelError(f"ca1_coding_level: an item's {k1} active CA1 cells with {side}x{side} receptive fields "
+                         f"reach at most {k1 * side * side} of {n_units} pixels, leaving "
+                         f"{n_units - k1 * side * side} pixels with no CA1 cell able to read them; expected "
+                         f"at least {int(np.ceil(n_units / side**2))} active CA1 cells "
+                         f"(ca1_coding_level x ca1_per_ca3 x n_e)")
 
 
 class CA3SpikingV3(CA3SpikingV2):
@@ -119,12 +128,20 @@ class CA3SpikingV3(CA3SpikingV2):
                    "(covariance-corrected perforant drive), a recall-time DG pass, a slow NMDA-like recurrent "
                    "current and CA1 read from CA3 alone at retrieval; paired no-plasticity control")
     Params = CA3SpikingV3Params
+    tiny_params = {**CA3SpikingV2.tiny_params, "ca1_per_ca3": 2.0, "ca1_coding_level": 0.08}
+    records = CA3SpikingV2.records + ("ca3_e_ctl_spike_time", "ca3_e_ctl_spike_index", "ec_xbar", "ec_item_mean")
 
     def _structure(self, stimulus: Stimulus, rng: np.random.Generator) -> dict:
-        s = super()._structure(stimulus, rng)
         p = self.params
-        check_cover(p.n_ca1, p.rf_side, stimulus.n_units, s["cover"])
-        return s
+        n_tiles = len(tiling_starts(stimulus.n_units, p.rf_side, stimulus.image_shape))
+        check_ca1_can_read(p.n_ca1, int(round(p.ca1_coding_level * p.n_ca1)), p.rf_side, stimulus.n_units,
+                           n_tiles)
+        return super()._structure(stimulus, rng)
+
+    def _ca1_fields(self, n_units: int, image_shape, rng: np.random.Generator) -> np.ndarray:
+        """CA1 receptive fields that cover every pixel (:func:`~hipposim.circuits.ca3.covering_receptive_fields`)."""
+        p = self.params
+        return covering_receptive_fields(p.n_ca1, n_units, p.rf_side, image_shape, rng)
 
     def _nu_ec(self) -> float:
         p = self.params
@@ -179,4 +196,4 @@ class CA3SpikingV3(CA3SpikingV2):
         return ds
 
 
-__all__ = ["CA3SpikingV3", "CA3SpikingV3Params", "check_cover"]
+__all__ = ["CA3SpikingV3", "CA3SpikingV3Params", "check_ca1_can_read"]

@@ -13,10 +13,12 @@ from .recall import clean_json, item_space_metrics, recall_metrics, success_leve
 from .firing import firing_metrics
 from .attention_spiking import REQUIRES as _ATTENTION_SPIKING, attention_spiking_metrics
 from .spiking import REQUIRES as _SPIKING, spiking_metrics
+from .completion import REQUIRES as _COMPLETION, completion_metrics
 
 #: (variables the dataset must have, metrics(ds, level, stimulus) -> dict)
 METRIC_GROUPS: list[tuple[tuple[str, ...], Callable[..., dict[str, Any]]]] = [
     (_SPIKING, spiking_metrics),
+    (_COMPLETION, completion_metrics),
     (("ca3_e_spike_time", "ca3_e_spike_index", "phase_end"), firing_metrics),
     (_ATTENTION_SPIKING, attention_spiking_metrics),
 ]

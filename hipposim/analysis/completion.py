@@ -123,12 +123,13 @@ def completion_scores(ds, level: float = 0.7, end_ms: float = 30.0, population: 
     return out
 
 
-def completion_metrics(ds, stimulus=None, level: float = 0.7) -> dict[str, Any]:
+def completion_metrics(ds, code_level: float | None = None, stimulus=None, level: float = 0.7) -> dict[str, Any]:
     """Fractions and means of :func:`completion_scores` for metrics.json (control beside the network).
 
     Keys: ``completion_best_at_end``, ``completion_window_pass``, ``completion_window_corr``,
     ``completion_margin``, ``completion_code_rate_hz``, ``completion_peak_bin`` (diagnostic), the same
-    with ``_control`` for the no-plasticity copy if it was recorded, and per-cue lists.
+    with ``_control`` for the no-plasticity copy if it was recorded, and per-cue lists. ``code_level``
+    (the scenario's binned-overlap success level) is not used: the window level is ``level``.
     """
     out: dict[str, Any] = {}
     pops = [("ca3_e", "", "overlap")]

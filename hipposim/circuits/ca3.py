@@ -20,6 +20,31 @@ def receptive_fields(n_cells: int, n_units: int, side: int, image_shape: tuple[i
     return start[:, None] + np.arange(m)[None, :]
 
 
+def tiling_starts(n_units: int, side: int, image_shape: tuple[int, int] | None) -> np.ndarray:
+    """(T, side**2) item-unit indices of patches that tile the item (the last row/column clamped inside)."""
+    if image_shape is not None and min(image_shape) >= side:
+        rows, cols = image_shape
+        r = sorted({min(x, rows - side) for x in range(0, rows, side)})
+        c = sorted({min(x, cols - side) for x in range(0, cols, side)})
+        dr, dc = np.divmod(np.arange(side * side), side)
+        return np.array([(r0 + dr) * cols + (c0 + dc) for r0 in r for c0 in c])
+    m = min(side * side, n_units)
+    return np.array([np.arange(min(x, n_units - m), min(x, n_units - m) + m) for x in range(0, n_units, m)])
+
+
+def covering_receptive_fields(n_cells: int, n_units: int, side: int, image_shape: tuple[int, int] | None,
+                              rng: np.random.Generator) -> np.ndarray:
+    """Receptive fields that cover every unit: a tiling (:func:`tiling_starts`), then random patches.
+
+    The first cells take the tiling's patches in a random order of cells; the rest are drawn as in
+    :func:`receptive_fields`. Needs ``n_cells >= len(tiling_starts(...))``.
+    """
+    tiles = tiling_starts(n_units, side, image_shape)
+    rest = receptive_fields(max(n_cells - len(tiles), 0), n_units, side, image_shape, rng)
+    fields = np.concatenate([tiles[:n_cells], rest]) if len(rest) else tiles[:n_cells]
+    return fields[rng.permutation(len(fields))]
+
+
 def kwta_codes(items: np.ndarray, fields: np.ndarray, coding_level: float,
                rng: np.random.Generator) -> np.ndarray:
     """Dentate-gyrus-like sparse expansion: (P, n_cells) 0/1 codes, k-winners-take-all.

@@ -116,8 +116,9 @@ class CueSpec(Strict):
     targets: Literal["all"] | list[Union[int, str]] = Field(
         "all", description="patterns to cue: 'all', or a list of names or indices")
     fraction: float = Field(0.5, ge=0, le=1, description="masked/noisy: fraction of units hidden or flipped")
-    region: Literal[stimuli.REGIONS] | None = Field(  # type: ignore[valid-type]
-        None, description="masked, images only: hide a region instead of random units")
+    region: Literal[stimuli.REGIONS] | list[Literal[stimuli.REGIONS]] | None = Field(  # type: ignore[valid-type]
+        None, description="masked, images only: hide a region instead of random units; a list of regions "
+                          "gives one cue per region and target")
     other: Union[int, str, None] = Field(None, description="mixture: the second pattern")
     weight: float = Field(0.7, ge=0, le=1, description="mixture: weight of the target")
     repeats: int = Field(1, gt=0, description="cues per target (different random masks/noise)")
