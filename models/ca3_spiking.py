@@ -62,8 +62,8 @@ from pydantic import ConfigDict, Field, model_validator
 from hipposim.circuits.ca3 import (ec_channels, kwta_codes, perforant_projection, random_projection,
                                    receptive_fields)
 from hipposim.circuits.graphs import graph_statistics, recurrent_graph
+from hipposim.circuits.recording import check_activity, dense_sample, population_rates, weight_sample
 from hipposim.contract import Model, Params, standard_dataset
-from hipposim.errors import ModelError
 from hipposim.functional.coding import normalise_rows, threshold_readout
 from hipposim.functional.retrieval import overlaps
 from hipposim.functional.ridge import fit_ridge
@@ -330,19 +330,8 @@ class CA3Spiking(Model):
         sizes = {"ca3_e": p.n_e, "ca3_i": p.n_i, "ca1_e": p.n_ca1, "ca1_i": p.n_ca1_i, "ec": 2 * stimulus.n_units}
         spikes = out.spikes
         # runaway / NaN checks
-        edges_t = np.arange(0.0, duration + 1e-12, width)
-        pop_rates = {}
-        for pop, (t, i) in spikes.items():
-            counts = np.histogram(t, bins=edges_t)[0]
-            rate = counts / (sizes[pop] * width)
-            pop_rates[pop] = rate
-            if pop != "ec" and np.any(rate > p.max_rate.si):
-                k = int(np.argmax(rate > p.max_rate.si))
-                raise ModelError(f"runaway activity: population {pop} fired at {rate[k]:.0f} Hz in the bin "
-                                 f"starting at t = {edges_t[k] * 1e3:.0f} ms (max_rate = {p.max_rate})")
-        for pop, v in out.final_v.items():
-            if not np.all(np.isfinite(v)):
-                raise ModelError(f"NaN membrane potential in population {pop} at t = {duration * 1e3:.0f} ms")
+        edges_t, pop_rates = population_rates(spikes, sizes, duration, width)
+        check_activity(pop_rates, edges_t, p.max_rate.si, str(p.max_rate), out.final_v, duration)
 
         recall = [(a, b) for name, a, b in phases if name.startswith("recall_")]
         n_bins = int(round(p.t_recall.si / width))
@@ -430,11 +419,11 @@ class CA3Spiking(Model):
         ds["ee_post"] = (("ee_synapse",), ee_post.astype(np.int64))
         ds["ee_w_before"] = (("ee_synapse",), ee_w0)
         ds["ee_w_after"] = (("ee_synapse",), out.ee_w)
-        sample, sample_item = self._weight_sample(code3, rng)
+        sample, sample_item = weight_sample(code3, p.weight_sample)
         ds = ds.assign_coords(ca3_sample=("ca3_sample", sample),
                               ca3_sample_item=("ca3_sample", sample_item))
-        ds["weights_before"] = (("ca3_sample_pre", "ca3_sample"), self._dense(ee_pre, ee_post, ee_w0, sample))
-        ds["weights_after"] = (("ca3_sample_pre", "ca3_sample"), self._dense(ee_pre, ee_post, out.ee_w, sample))
+        ds["weights_before"] = (("ca3_sample_pre", "ca3_sample"), dense_sample(ee_pre, ee_post, ee_w0, sample))
+        ds["weights_after"] = (("ca3_sample_pre", "ca3_sample"), dense_sample(ee_pre, ee_post, out.ee_w, sample))
         sc_pre, sc_post, sc_w0 = s["sc"]
         ds["schaffer_pre"] = (("sc_synapse",), sc_pre.astype(np.int64))
         ds["schaffer_post"] = (("sc_synapse",), sc_post.astype(np.int64))
@@ -447,28 +436,3 @@ class CA3Spiking(Model):
         for key in ("clustering", "mean_shortest_path", "largest_component", "n_components", "density"):
             ds.attrs[f"graph_{key}"] = gs[key]
         return ds
-
-    def _weight_sample(self, codes: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-        """Up to ``weight_sample`` CA3 cells, grouped by the first item whose code holds them."""
-        n_items = codes.shape[0]
-        per = max(1, self.params.weight_sample // (n_items + 1))
-        cells, labels, used = [], [], set()
-        for mu in range(n_items):
-            members = [i for i in np.flatnonzero(codes[mu]) if i not in used][:per]
-            used.update(members)
-            cells += members
-            labels += [mu] * len(members)
-        rest = [i for i in range(codes.shape[1]) if i not in used and codes[:, i].sum() == 0]
-        extra = rest[: max(0, self.params.weight_sample - len(cells))][:per]
-        cells += extra
-        labels += [-1] * len(extra)
-        return np.array(cells, dtype=np.int64), np.array(labels, dtype=np.int64)
-
-    @staticmethod
-    def _dense(pre, post, w, sample) -> np.ndarray:
-        pos = np.full(int(max(pre.max(initial=0), post.max(initial=0), sample.max(initial=0))) + 1, -1)
-        pos[sample] = np.arange(len(sample))
-        mat = np.full((len(sample), len(sample)), np.nan)
-        keep = (pos[pre] >= 0) & (pos[post] >= 0)
-        mat[pos[pre[keep]], pos[post[keep]]] = w[keep]
-        return mat

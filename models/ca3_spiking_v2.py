@@ -87,8 +87,8 @@ from pydantic import ConfigDict, Field, model_validator
 from hipposim.circuits.ca3 import (dg_code, ec_channels, fixed_indegree, local_readout_fit, patch_channels,
                                    receptive_fields)
 from hipposim.circuits.graphs import graph_statistics
+from hipposim.circuits.recording import check_activity, dense_sample, population_rates, weight_sample
 from hipposim.contract import GainFactor, InhibitionFactor, Model, Params, standard_dataset
-from hipposim.errors import ModelError
 from hipposim.functional.coding import threshold_readout
 from hipposim.functional.retrieval import overlaps
 from hipposim.functional.spikes import binned_counts
@@ -463,18 +463,8 @@ class CA3SpikingV2(Model):
         width = p.bin.si
         sizes = {"ca3_e": p.n_e, "ca3_i": p.n_i, "ca1_e": p.n_ca1, "ca1_i": p.n_ca1_i}
         spikes = out.spikes
-        edges_t = np.arange(0.0, duration + 1e-12, width)
-        pop_rates = {}
-        for key, (t, _) in spikes.items():
-            rate = np.histogram(t, bins=edges_t)[0] / (sizes[key.replace("_ctl", "")] * width)
-            pop_rates[key] = rate
-            if np.any(rate > p.max_rate.si):
-                j = int(np.argmax(rate > p.max_rate.si))
-                raise ModelError(f"runaway activity: population {key} fired at {rate[j]:.0f} Hz in the bin "
-                                 f"starting at t = {edges_t[j] * 1e3:.0f} ms (max_rate = {p.max_rate})")
-        for key, v in out.final_v.items():
-            if not np.all(np.isfinite(v)):
-                raise ModelError(f"NaN membrane potential in population {key} at t = {duration * 1e3:.0f} ms")
+        edges_t, pop_rates = population_rates(spikes, sizes, duration, width)
+        check_activity(pop_rates, edges_t, p.max_rate.si, str(p.max_rate), out.final_v, duration)
         recall = [(a, b) for nm, a, b in phases if nm.startswith("recall_")]
         n_bins = int(round(p.t_recall.si / width))
         centres = (np.arange(n_bins) + 0.5) * width * 1e3
@@ -552,13 +542,10 @@ class CA3SpikingV2(Model):
         ds["ee_post"] = (("ee_synapse",), ee_post)
         ds["ee_w_before"] = (("ee_synapse",), s["u0"]["ee"])
         ds["ee_w_after"] = (("ee_synapse",), out.u["ee"])
-        from hipposim.models.ca3_spiking import CA3Spiking
-
-        sample, sample_item = CA3Spiking._weight_sample(self, code3, rng)
+        sample, sample_item = weight_sample(code3, p.weight_sample)
         ds = ds.assign_coords(ca3_sample=("ca3_sample", sample), ca3_sample_item=("ca3_sample", sample_item))
-        ds["weights_before"] = (("ca3_sample_pre", "ca3_sample"),
-                                CA3Spiking._dense(ee_pre, ee_post, s["u0"]["ee"], sample))
-        ds["weights_after"] = (("ca3_sample_pre", "ca3_sample"), CA3Spiking._dense(ee_pre, ee_post, out.u["ee"], sample))
+        ds["weights_before"] = (("ca3_sample_pre", "ca3_sample"), dense_sample(ee_pre, ee_post, s["u0"]["ee"], sample))
+        ds["weights_after"] = (("ca3_sample_pre", "ca3_sample"), dense_sample(ee_pre, ee_post, out.u["ee"], sample))
         # learned perforant path: mean u from an item's active channels onto its code cells, and onto the rest
         pp_pre, pp_post = s["edges"]["pp"]
         on = s["item_ch"][:, pp_pre] > 0                     # (P, synapses)

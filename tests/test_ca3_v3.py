@@ -133,9 +133,6 @@ def image_run(request):
     return request.param, stim, ds, summary(ds, stim)
 
 
-_POOLED: dict[int, np.ndarray] = {}
-
-
 def check_robust(seed, stim, ds, out):
     sc, ctl, hid = out["sc"], out["ctl"], out["hid"]
     # the target is the best item at the end of recall
@@ -154,14 +151,12 @@ def test_v3_completes_the_hidden_half_of_all_eight_images(image_run):
 
 
 @pytest.mark.brian2
-def test_v3_window_criterion_over_the_ci_seeds(image_run):
-    """>= 85 % of cues pass the window criterion, pooled over the CI seeds (64 cues)."""
-    seed, _, _, out = image_run
-    _POOLED[seed] = out["sc"]["window_pass"]
-    # a single seed may dip (the prototype seeds gave 0.78-0.94); the pooled fraction must hold
-    assert out["sc"]["window_pass"].mean() >= 0.75
-    if len(_POOLED) == len(CI_SEEDS):
-        assert np.concatenate(list(_POOLED.values())).mean() >= 0.85
+def test_v3_window_criterion(image_run):
+    """>= 85 % of cues: CA3 counts over the second half of recall correlate >= 0.7 with the target's code."""
+    out = image_run[3]
+    assert out["sc"]["window_pass"].mean() >= 0.85
+    # the margin over the best competitor is what separates them, not the firing rate
+    assert np.median(out["sc"]["margin"]) >= 0.3
 
 
 def random_items(n_items: int, seed: int) -> Stimulus:
@@ -195,7 +190,7 @@ def test_v3_holds_on_more_seeds(seed):
     ds = CA3SpikingV3().run(stim, np.random.default_rng(seed))
     out = summary(ds, stim)
     check_robust(seed, stim, ds, out)
-    assert out["sc"]["window_pass"].mean() >= 0.75
+    assert out["sc"]["window_pass"].mean() >= 0.85
 
 
 @pytest.mark.slow
