@@ -240,6 +240,88 @@ def plot_graph_stats(ds, axes=None):
     return fig
 
 
+def plot_completion(ds, stimulus, level: float = 0.7, examples: int = 4):
+    """Completion judged where the cue cannot help, the network beside its no-plasticity control.
+
+    Left: per cue, the correlation of CA3 spike counts over the second half of recall
+    with the target's code (:func:`hipposim.analysis.completion.completion_scores`),
+    plastic network and paired control, with the criterion level. Middle: accuracy on
+    the hidden pixels per stored item (mean over its cues): readout, control, mean image.
+    Right: cue, readout of the network, readout of the control and the stored item for
+    the first cue of up to ``examples`` items.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..analysis.completion import completion_scores
+    from ..analysis.spiking import hidden_pixel_accuracy
+
+    sc = completion_scores(ds, level=level)
+    has_ctl = "ca3_e_ctl_spike_time" in ds
+    ctl = completion_scores(ds, level=level, population="ca3_e_ctl", overlap="overlap_control") if has_ctl else None
+    hid = hidden_pixel_accuracy(ds, stimulus)
+    targets = ds["target"].values.astype(int)
+    names = list(stimulus.names)
+    items = list(dict.fromkeys(targets.tolist()))
+    firsts = [int(np.flatnonzero(targets == m)[0]) for m in items][:examples]
+    fig = plt.figure(figsize=(13.5, 4.4))
+    grid = fig.add_gridspec(len(firsts) or 1, 8, width_ratios=[3.2, 0.3, 2.6, 0.15, 0.75, 0.75, 0.75, 0.75])
+    ax = fig.add_subplot(grid[:, 0])
+    x = np.arange(len(targets))
+    ax.axhline(level, color="0.4", ls="--", lw=0.9)
+    ax.text(x[-1] + 0.5, level, f" criterion {level:g}", va="bottom", ha="right", fontsize=7, color="0.3")
+    if ctl is not None:
+        ax.plot(x, ctl["window_corr"], "o", ms=4, color="0.6", label="no-plasticity control")
+    ok = sc["window_pass"]
+    ax.plot(x[ok], sc["window_corr"][ok], "o", ms=5, color=POP_COLOURS["ca3_e"], label="CA3 (passes)")
+    ax.plot(x[~ok], sc["window_corr"][~ok], "o", ms=5, mfc="white", color=POP_COLOURS["ca3_e"],
+            label="CA3 (fails)")
+    for m in items[1:]:
+        ax.axvline(np.flatnonzero(targets == m)[0] - 0.5, color="0.9", lw=0.8, zorder=0)
+    ax.set_xticks([np.flatnonzero(targets == m).mean() for m in items])
+    ax.set_xticklabels([names[m] for m in items], rotation=45, ha="right", fontsize=7)
+    ax.set_ylim(-0.1, 1.0)
+    ax.set_ylabel("corr. of CA3 counts with target code\n(second half of recall)")
+    ax.set_title(f"CA3 state: {100 * ok.mean():.0f}% of cues pass, target best at end "
+                 f"{100 * sc['best_at_end'].mean():.0f}%", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    ax = fig.add_subplot(grid[:, 2])
+    xi = np.arange(len(items))
+    per = lambda key: np.array([np.nanmean(hid[key][targets == m]) for m in items])  # noqa: E731
+    ax.bar(xi - 0.27, per("readout"), width=0.27, color=POP_COLOURS["ca1_e"], label="readout")
+    if "control" in hid:
+        ax.bar(xi, per("control"), width=0.27, color="0.6", label="control")
+    ax.bar(xi + 0.27, per("mean_image"), width=0.27, color="0.85", label="mean image")
+    ax.set_xticks(xi)
+    ax.set_xticklabels([names[m] for m in items], rotation=45, ha="right", fontsize=7)
+    ax.set_ylim(0.4, 1.12)
+    ax.set_yticks(np.arange(0.4, 1.01, 0.1))
+    ax.axhline(1.0, color="0.8", lw=0.8)
+    ax.set_ylabel("accuracy on hidden pixels")
+    ctl_text = f", control {np.nanmean(hid['control']):.2f}" if "control" in hid else ""
+    ax.set_title(f"Readout {np.nanmean(hid['readout']):.2f}{ctl_text}, mean image "
+                 f"{np.nanmean(hid['mean_image']):.2f}", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", ncol=3)
+    shape = stimulus.image_shape or (1, stimulus.n_units)
+    show = dict(cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    bip_cues = stimulus.bipolar_cues() if stimulus.coding == "binary" else stimulus.cues
+    for row, c in enumerate(firsts):
+        panels = [("cue", np.where(stimulus.known[c], bip_cues[c], 0.0)),
+                  ("CA3 -> CA1\nreadout", np.sign(ds["reconstruction_window"].values[c]))]
+        if "reconstruction_window_control" in ds:
+            panels.append(("control\nreadout", np.sign(ds["reconstruction_window_control"].values[c])))
+        panels.append(("stored", stimulus.bipolar_patterns()[targets[c]]))
+        for col, (title, img) in enumerate(panels):
+            a = fig.add_subplot(grid[row, 4 + col])
+            a.imshow(np.asarray(img, dtype=float).reshape(shape), **show)
+            a.set_xticks([])
+            a.set_yticks([])
+            if row == 0:
+                a.set_title(title, fontsize=8)
+    fig.suptitle("Completion of what the cue hides (counts over windows; hidden pixels only)", fontsize=10)
+    fig.subplots_adjust(left=0.06, right=0.995, bottom=0.2, top=0.86, wspace=0.12, hspace=0.12)
+    return fig
+
+
 def plot_all(ds, stimulus, save: Callable, level: float = 0.8) -> None:
     """Draw every spiking figure and pass each to ``save(fig, name)``."""
     import matplotlib.pyplot as plt
@@ -249,6 +331,8 @@ def plot_all(ds, stimulus, save: Callable, level: float = 0.8) -> None:
                ("ca3_overlaps", lambda: plot_overlaps(ds, level=level)),
                ("ca3_weights", lambda: plot_weights(ds)),
                ("ca3_graph", lambda: plot_graph_stats(ds))]
+    if "reconstruction_window" in ds and "cue_known" in ds and "recall_start" in ds:
+        figures.insert(0, ("ca3_completion", lambda: plot_completion(ds, stimulus)))
     for c in range(ds.sizes["cue"]):
         figures.append((f"ca3_reconstruction_cue{c}", lambda c=c: plot_reconstruction(ds, stimulus, cue=c)))
     for name, draw in figures:
