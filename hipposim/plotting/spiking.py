@@ -268,7 +268,8 @@ def plot_completion(ds, stimulus, level: float = 0.7, examples: int = 4):
     ax = fig.add_subplot(grid[:, 0])
     x = np.arange(len(targets))
     ax.axhline(level, color="0.4", ls="--", lw=0.9)
-    ax.text(x[-1] + 0.5, level, f" criterion {level:g}", va="bottom", ha="right", fontsize=7, color="0.3")
+    ax.text(0.99, level, f"criterion {level:g}", va="bottom", ha="right", fontsize=7, color="0.3",
+            transform=ax.get_yaxis_transform())
     if ctl is not None:
         ax.plot(x, ctl["window_corr"], "o", ms=4, color="0.6", label="no-plasticity control")
     ok = sc["window_pass"]

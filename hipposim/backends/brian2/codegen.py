@@ -32,6 +32,14 @@ def cache_root() -> Path:
     return base
 
 
+def compile_jobs() -> int:
+    """Parallel compiler jobs for cpp_standalone: the cores this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @contextlib.contextmanager
 def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]:
     """Select a Brian2 target for the duration of the block; restore the previous one after.
@@ -43,9 +51,13 @@ def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]
     info: dict = {"target": target}
     old_target = b2.prefs.codegen.target
     old_cache = b2.prefs.codegen.runtime.cython.cache_dir
+    old_make = list(b2.prefs.devices.cpp_standalone.extra_make_args_unix)
     build_dir = None
     try:
         if target == "cpp_standalone":
+            # Brian2's default `make -j` starts one compiler per source file at once (over 100 for a
+            # CA3 network); at most one per core
+            b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{compile_jobs()}"]
             build_dir = tempfile.mkdtemp(prefix="hipposim-standalone-")
             info["build_dir"] = build_dir
             b2.set_device("cpp_standalone", directory=build_dir, build_on_run=True)
@@ -59,6 +71,7 @@ def configure_target(target: Target, keep_build: bool = False) -> Iterator[dict]
     finally:
         b2.prefs.codegen.target = old_target
         b2.prefs.codegen.runtime.cython.cache_dir = old_cache
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = old_make
         if target == "cpp_standalone":
             b2.device.reinit()
             b2.set_device("runtime")
