@@ -36,8 +36,14 @@ W_INIT = 0.2
 ETA, THETA, TAU_STDP = 0.01, 1.0, 40e-3
 
 
-def edges(seed: int = 0):
+def edges(seed: int = 0, n_e: int | None = None):
+    """Recurrent edges: Bernoulli(P_EE) at the default size; at other sizes the same in-degree
+    K = P_EE * 4000 (fixed in-degree), so the synapse count grows like n_e, not n_e**2."""
     rng = np.random.default_rng(seed)
+    if n_e is not None and n_e != N_E:
+        from hipposim.circuits.ca3 import fixed_indegree
+
+        return fixed_indegree(n_e, n_e, int(round(P_EE * N_E)), rng, no_self=True)
     n_syn = rng.binomial(N_E * (N_E - 1), P_EE)
     flat = rng.choice(N_E * N_E, size=int(n_syn * 1.01) + 10, replace=False)
     pre, post = np.divmod(flat, N_E)
