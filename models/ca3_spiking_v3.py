@@ -128,7 +128,7 @@ class CA3SpikingV3(CA3SpikingV2):
                    "(covariance-corrected perforant drive), a recall-time DG pass, a slow NMDA-like recurrent "
                    "current and CA1 read from CA3 alone at retrieval; paired no-plasticity control")
     Params = CA3SpikingV3Params
-    tiny_params = {**CA3SpikingV2.tiny_params, "ca1_per_ca3": 2.0, "ca1_coding_level": 0.08}
+    tiny_params = {**CA3SpikingV2.tiny_params, "ca1_per_ca3": 2.0, "ca1_coding_level": 0.08, "target": "numpy"}
     records = CA3SpikingV2.records + ("ca3_e_ctl_spike_time", "ca3_e_ctl_spike_index", "ec_xbar", "ec_item_mean")
 
     def _structure(self, stimulus: Stimulus, rng: np.random.Generator) -> dict:
