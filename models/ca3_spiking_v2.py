@@ -535,6 +535,7 @@ class CA3SpikingV2(Model):
         sc_pre, sc_post = s["edges"]["sc"]
         ds["schaffer_pre"] = (("sc_synapse",), sc_pre)
         ds["schaffer_post"] = (("sc_synapse",), sc_post)
+        ds["schaffer_w_before"] = (("sc_synapse",), s["u0"]["sc"])
         ds["schaffer_w_after"] = (("sc_synapse",), out.u["sc"])
         ds["ca1_field"] = (("ca1_unit", "field_unit"), s["rf1"].astype(np.int64))
         ee_pre, ee_post = s["edges"]["ee"]

@@ -5,12 +5,16 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import yaml
+
+from hipposim.registry import registry
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 
 @pytest.fixture
@@ -42,3 +46,65 @@ models:
 @pytest.fixture
 def tiny_yaml():
     return TINY
+
+
+# --------------------------------------------------------------------------- shipped scenarios, shrunk
+
+def shrink(data: dict) -> dict:
+    """A tiny version of a shipped scenario: few units, few sweep points, tiny models."""
+    pat = data["patterns"]
+    if "size" in pat:
+        pat["size"] = min(pat["size"], 100)
+    if "count" in pat and pat.get("kind") != "images":
+        pat["count"] = min(pat["count"], 10)
+    if isinstance(pat.get("names"), list):
+        pat["names"] = pat["names"][:3]
+    cues = data.get("cues", {})
+    if isinstance(cues.get("region"), list):
+        cues["region"] = cues["region"][:2]
+    if isinstance(cues.get("targets"), list):
+        cues["targets"] = [t for t in cues["targets"] if not isinstance(t, int) or t < 3][:2] or [0]
+    for spec in data["models"]:
+        cls = registry.get(spec["id"])
+        spec["params"] = {**spec.get("params", {}), **getattr(cls, "tiny_params", {})}
+    sweep = data.get("sweep")
+    if sweep:
+        for section in ("grid", "zip"):
+            for key, values in sweep.get(section, {}).items():
+                if key == "patterns.count":
+                    values = [v for v in values if v <= 10] or [5]
+                sweep[section][key] = values[:2]
+        if isinstance(sweep.get("zip"), dict) and sweep["zip"]:
+            n = min(len(v) for v in sweep["zip"].values())
+            sweep["zip"] = {k: v[:n] for k, v in sweep["zip"].items()}
+        sweep["seeds"] = [0]
+    return data
+
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Run the shrunk version of a shipped scenario once per session through the CLI; return its folder.
+
+    The runner's test checks the folder; the figure test redraws every figure from it.
+    A failed run raises in every test that asks for it.
+    """
+    done: dict = {}
+
+    def _run(path: Path) -> Path:
+        if path not in done:
+            from hipposim.cli import main
+
+            data = shrink(yaml.safe_load(path.read_text()))
+            if any(m["id"].startswith("ca3") for m in data["models"]):
+                pytest.importorskip("brian2")
+            root = tmp_path_factory.mktemp(path.stem)
+            small = root / path.name
+            small.write_text(yaml.safe_dump(data))
+            code = main(["run", str(small), "--out", str(root / "out"), "--quiet", "--no-figures"])
+            done[path] = (code, root / "out")
+        code, out = done[path]
+        assert code == 0, f"the shrunk {path.name} did not run"
+        return out
+
+    return _run

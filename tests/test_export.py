@@ -21,14 +21,14 @@ from .conftest import TINY  # noqa: E402
 
 
 def flagship_like(seed: int) -> str:
-    """brain_vs_transformer in small: two images, the tiny spiking CA3 (n_e 200), a Transformer, a Hopfield net."""
-    tiny = registry.get("ca3-spiking-v1").tiny_params
+    """brain_vs_transformer in small: two images, the tiny spiking CA3 (ca3-spiking-v3, n_e 200), a Transformer, a Hopfield net."""
+    tiny = registry.get("ca3-spiking-v3").tiny_params
     return yaml.safe_dump({
         "version": 1, "name": "flagship_small", "seed": seed,
         "description": "two images stored by a tiny spiking CA3, a Transformer and a Hopfield network",
         "patterns": {"kind": "images", "names": ["apple", "cup"]},
         "cues": {"kind": "masked", "region": "left_half"},
-        "models": [{"id": "ca3-spiking-v1", "label": "ca3", "params": dict(tiny)},
+        "models": [{"id": "ca3-spiking-v3", "label": "ca3", "params": dict(tiny)},
                    {"id": "transformer-block-v1", "label": "transformer", "params": {"n_layers": 2}},
                    {"id": "hopfield-classical-v1", "label": "classical"}],
     })
@@ -56,7 +56,9 @@ def test_nwb_passes_nwbinspector_and_spikes_read_back_exactly(flagship_run, tmp_
         nwb = io.read()
         units = nwb.units.to_dataframe()
         # every cell of every population is a unit, and its spikes are exactly the run's (ms -> s)
-        for pop in ("ca3_e", "ca3_i", "ca1_e", "ca1_i", "ec"):
+        pops = [str(v)[:-len("_spike_time")] for v in ds.data_vars if str(v).endswith("_spike_time")]
+        assert {"ca3_e", "ca3_i", "ca1_e", "ca1_i", "ca3_e_ctl"} <= set(pops)
+        for pop in pops:
             rows = units[(units["population"] == pop) & (units["model"] == "ca3")].sort_values("cell_index")
             t, i = ds[f"{pop}_spike_time"].values, ds[f"{pop}_spike_index"].values
             if t.size == 0:  # a silent population: no cell to list

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
 
 from hipposim.plotting.style import PALETTE, mark_line, mpl, text_overlaps
 from hipposim.run import run_scenario
@@ -17,7 +16,7 @@ from hipposim.run.folder import RunFolder
 from hipposim.scenario import loads_scenario
 
 
-from .test_runner import SHIPPED, shrink
+from .conftest import SHIPPED
 
 
 class CheckingFolder(RunFolder):
@@ -36,15 +35,9 @@ class CheckingFolder(RunFolder):
         return super().save_figure(fig, relative)
 
 
-def _draw_all(path, tmp_path):
-    data = shrink(yaml.safe_load(path.read_text()))
-    if any(m["id"].startswith("ca3") for m in data["models"]):
-        pytest.importorskip("brian2")
-    scenario = loads_scenario(yaml.safe_dump(data))
-    out = tmp_path / "out"
-    run_scenario(scenario, out, progress=False, figures=False)
+def _draw_all(path, out):
     folder = CheckingFolder(out)
-    if scenario.sweep is not None:
+    if (out / "sweep.nc").exists():
         import xarray as xr
 
         from hipposim.plotting.sweep import plot_sweep
@@ -60,8 +53,8 @@ def _draw_all(path, tmp_path):
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
-def test_no_text_collides_on_shipped_scenario_figures(path, tmp_path):
-    folder = _draw_all(path, tmp_path)
+def test_no_text_collides_on_shipped_scenario_figures(path, tiny_run):
+    folder = _draw_all(path, tiny_run(path))
     assert folder.checked, "no figure was drawn"
     collisions = {name: pairs for name, pairs in folder.checked.items() if pairs}
     assert not collisions, f"overlapping text boxes: {collisions}"
@@ -157,3 +150,28 @@ def test_every_run_writes_a_recall_gif_that_moves(tmp_path):
     for n in (1, 2, 5, 40):
         steps = frame_steps(n, 7)
         assert steps[0] == 0 and steps[-1] == n - 1 and np.all(np.diff(steps) >= 0)
+
+
+@pytest.mark.parametrize("n_cues", [4, 32, 96])
+def test_phase_labels_never_collide_however_many_cues(n_cues):
+    """Raster and rate plots shade every phase; labels that would collide are dropped, not overprinted."""
+    import xarray as xr
+
+    from hipposim.plotting.spiking import _shade_phases
+
+    names = [f"encode_item{i}" for i in range(8)] + [f"recall_{c}" for c in range(n_cues)]
+    starts = np.arange(len(names)) * 120.0
+    ds = xr.Dataset({"phase_start": (("phase",), starts), "phase_end": (("phase",), starts + 100.0)},
+                    coords={"phase": names})
+    plt = mpl()
+    fig, ax = plt.subplots(figsize=(11, 3), layout="constrained")
+    ax.plot([0, starts[-1] + 100], [0, 1])
+    _shade_phases(ds, ax)
+    fig.canvas.draw()
+    assert text_overlaps(fig) == []
+    labels = [t.get_text() for t in ax.texts]
+    assert "item0" in labels and "cue 0" in labels           # the first of each kind is always named
+    assert len([p for p in ax.patches]) == len(names)        # every phase is still shaded
+    if n_cues == 4:
+        assert len(labels) == len(names)                     # nothing dropped when everything fits
+    plt.close(fig)

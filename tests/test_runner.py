@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-import yaml
 
 from hipposim.cli import main
 from hipposim.errors import OutputError, RunFailed
@@ -16,7 +15,7 @@ from hipposim.run import load_run
 from hipposim.run import run_scenario
 from hipposim.scenario import loads_scenario
 
-from .conftest import SCENARIOS, TINY
+from .conftest import SCENARIOS, SHIPPED, TINY, shrink  # noqa: F401  (shrink: used by other test modules)
 
 STABLE_KEYS = {"final_overlap", "success", "steps_to_converge", "final_energy"}
 
@@ -97,34 +96,7 @@ def test_plot_redraws_from_saved_results(tmp_path, capsys, monkeypatch):
 
 # --------------------------------------------------------------------------- shipped scenarios
 
-def shrink(data: dict) -> dict:
-    """A tiny version of a shipped scenario: few units, few sweep points, tiny models."""
-    pat = data["patterns"]
-    if "size" in pat:
-        pat["size"] = min(pat["size"], 100)
-    if "count" in pat and pat.get("kind") != "images":
-        pat["count"] = min(pat["count"], 10)
-    cues = data.get("cues", {})
-    if isinstance(cues.get("targets"), list):
-        cues["targets"] = [t for t in cues["targets"] if not isinstance(t, int) or t < 3][:2] or [0]
-    for spec in data["models"]:
-        cls = registry.get(spec["id"])
-        spec["params"] = {**spec.get("params", {}), **getattr(cls, "tiny_params", {})}
-    sweep = data.get("sweep")
-    if sweep:
-        for section in ("grid", "zip"):
-            for key, values in sweep.get(section, {}).items():
-                if key == "patterns.count":
-                    values = [v for v in values if v <= 10] or [5]
-                sweep[section][key] = values[:2]
-        if isinstance(sweep.get("zip"), dict) and sweep["zip"]:
-            n = min(len(v) for v in sweep["zip"].values())
-            sweep["zip"] = {k: v[:n] for k, v in sweep["zip"].items()}
-        sweep["seeds"] = [0]
-    return data
 
-
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
@@ -133,13 +105,7 @@ def test_shipped_scenario_validates(path, capsys):
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
-def test_shipped_scenario_runs_tiny(path, tmp_path):
-    data = shrink(yaml.safe_load(path.read_text()))
-    small = tmp_path / path.name
-    small.write_text(yaml.safe_dump(data))
-    if any(m["id"].startswith("ca3") for m in data["models"]):
-        pytest.importorskip("brian2")
-    code = main(["run", str(small), "--out", str(tmp_path / "out"), "--quiet"])
-    assert code == 0
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+def test_shipped_scenario_runs_tiny(path, tiny_run):
+    out = tiny_run(path)
+    manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"

@@ -177,7 +177,7 @@ def build_nwbfile(run) -> Any:
                                     f"({', '.join(map(str, ds['pattern'].values))}) during the recall of cue {c} "
                                     f"({measure})"))
             for syn, pre, post in (("ee", "ee_pre", "ee_post"), ("schaffer", "schaffer_pre", "schaffer_post")):
-                if f"{syn}_w_after" not in ds:
+                if f"{syn}_w_after" not in ds or f"{syn}_w_before" not in ds:
                     continue
                 what = "recurrent CA3 -> CA3" if syn == "ee" else "Schaffer collateral CA3 -> CA1"
                 plastic.add(DynamicTable(

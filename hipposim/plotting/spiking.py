@@ -31,6 +31,7 @@ def _axes(ax, n=1, figsize=(8, 4), **kw):
 def _shade_phases(ds, ax, labels: bool = True) -> None:
     names = [str(x) for x in ds["phase"].values]
     starts, ends = ds["phase_start"].values, ds["phase_end"].values
+    texts, kinds = [], []
     for name, a, b in zip(names, starts, ends):
         kind = name.split("_")[0]
         if kind in PHASE_COLOURS:
@@ -39,8 +40,33 @@ def _shade_phases(ds, ax, labels: bool = True) -> None:
                 label = name.split("_", 1)[1]
                 if kind == "recall":
                     label = f"cue {label}"
-                ax.text((a + b) / 2, 1.0, label, transform=ax.get_xaxis_transform(), ha="center",
-                        va="bottom", fontsize=7, color="0.3", clip_on=False)
+                texts.append(ax.text((a + b) / 2, 1.0, label, transform=ax.get_xaxis_transform(), ha="center",
+                                     va="bottom", fontsize=7, color="0.3", clip_on=False))
+                kinds.append(kind)
+    _thin_labels(ax, texts, kinds)
+
+
+def _thin_labels(ax, texts: list, kinds: list, gap_px: float = 6.0) -> None:
+    """Drop the phase labels that would collide; the first label of each phase kind always stays.
+
+    With many cues the phases are narrower than their labels; the shading still
+    marks every phase, and the kept labels (every k-th) name where they are.
+    """
+    if not texts:
+        return
+    ax.get_xlim()  # settles autoscaled limits, so text positions are final in display space
+    renderer = ax.figure.canvas.get_renderer()
+    first = {k: i for i, k in reversed(list(enumerate(kinds)))}
+    order = sorted(first.values()) + [i for i in range(len(texts)) if i not in first.values()]
+    kept: list[tuple[float, float]] = []
+    for i in order:
+        box = texts[i].get_window_extent(renderer)
+        pad = gap_px + 0.25 * box.width  # room for the layout engine to shrink the axes later
+        lo, hi = box.x0 - pad, box.x1 + pad
+        if any(lo < b and a < hi for a, b in kept):
+            texts[i].remove()
+        else:
+            kept.append((box.x0, box.x1))
 
 
 def _populations(ds) -> list[str]:
