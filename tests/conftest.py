@@ -57,9 +57,10 @@ def shrink(data: dict) -> dict:
         pat["size"] = min(pat["size"], 100)
     if "count" in pat and pat.get("kind") != "images":
         pat["count"] = min(pat["count"], 10)
-    if isinstance(pat.get("names"), list):
-        pat["names"] = pat["names"][:3]
     cues = data.get("cues", {})
+    if isinstance(pat.get("names"), list):  # three images, and every image a cue names
+        named = [t for t in cues.get("targets", []) if isinstance(t, str)] if isinstance(cues.get("targets"), list) else []
+        pat["names"] = [n for i, n in enumerate(pat["names"]) if i < 3 or n in named]
     if isinstance(cues.get("region"), list):
         cues["region"] = cues["region"][:2]
     if isinstance(cues.get("targets"), list):
