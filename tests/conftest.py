@@ -15,6 +15,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+#: the shipped scenarios as parameters whose tests share one pytest-xdist worker per scenario,
+#: so the session's shrunk run of each (the ``tiny_run`` fixture) is made once
+SHIPPED_GROUPED = [pytest.param(p, id=p.stem, marks=pytest.mark.xdist_group(p.stem)) for p in SHIPPED]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ control run are shared by the tests of this module.
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -204,7 +203,7 @@ def test_runaway_activity_names_population_and_time(stimulus):
 # =========================================================================== ca3-spiking-v2
 
 from hipposim.circuits.ca3 import dg_code, pattern_separation, separation_theory  # noqa: E402
-from hipposim.models.ca3_spiking_v2 import CA3SpikingV2, CA3SpikingV2Params, scale_free_weight  # noqa: E402
+from hipposim.models.ca3_spiking_v2 import CA3SpikingV2, CA3SpikingV2Params  # noqa: E402
 
 
 @pytest.mark.parametrize("bad, field", [

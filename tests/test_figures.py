@@ -16,7 +16,7 @@ from hipposim.run.folder import RunFolder
 from hipposim.scenario import loads_scenario
 
 
-from .conftest import SHIPPED
+from .conftest import SHIPPED_GROUPED
 
 
 class CheckingFolder(RunFolder):
@@ -52,7 +52,7 @@ def _draw_all(path, out):
     return folder
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("path", SHIPPED_GROUPED)
 def test_no_text_collides_on_shipped_scenario_figures(path, tiny_run):
     folder = _draw_all(path, tiny_run(path))
     assert folder.checked, "no figure was drawn"

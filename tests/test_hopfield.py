@@ -204,3 +204,25 @@ def test_separation_condition_marks_the_regimes(seed):
     final = lambda ds: ds["overlap"].values[np.arange(30), -1, np.arange(30)]  # noqa: E731
     assert final(hot).min() >= 0.99
     assert final(cold).mean() <= 0.5
+
+
+def test_treves_rolls_fit_recovers_k_and_the_capacity_ratio():
+    """Curves built to fall through 0.5 at k C / (a ln 1/a) give back k exactly, and the ratio of C."""
+    from hipposim.analysis.capacity import crossing_load, fit_treves_rolls, treves_rolls_capacity
+
+    a, k = 0.07, 0.06
+    counts = np.array([4, 8, 16, 32, 64, 128, 256])
+    curves = {}
+    for c in (100, 200):
+        p50 = treves_rolls_capacity(c, a, k)
+        # linear in log(count) near the crossing, so the interpolation is exact
+        curves[c] = (counts, np.clip(0.5 - 0.4 * np.log(counts / p50), 0, 1))
+    fit = fit_treves_rolls(curves, a)
+    assert fit["k"] == pytest.approx(k, rel=1e-9)
+    assert fit["ratio"] == pytest.approx(2.0, rel=1e-9)
+    assert fit["capacity"][100] == pytest.approx(100 * k / (a * np.log(1 / a)), rel=1e-9)
+    # a curve that never falls below the level has no capacity inside the sweep
+    assert np.isnan(crossing_load(counts, np.ones(len(counts))))
+    assert np.isnan(crossing_load(counts, np.zeros(len(counts))))
+    with pytest.raises(ValueError, match="coding_level"):
+        treves_rolls_capacity(100, 1.5)

@@ -15,7 +15,7 @@ from hipposim.run import load_run
 from hipposim.run import run_scenario
 from hipposim.scenario import loads_scenario
 
-from .conftest import SCENARIOS, SHIPPED, TINY, shrink  # noqa: F401  (shrink: used by other test modules)
+from .conftest import SCENARIOS, SHIPPED, SHIPPED_GROUPED, TINY, shrink  # noqa: F401  (shrink: used by other test modules)
 
 STABLE_KEYS = {"final_overlap", "success", "steps_to_converge", "final_energy"}
 
@@ -104,7 +104,7 @@ def test_shipped_scenario_validates(path, capsys):
     assert main(["validate", str(path)]) == 0
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("path", SHIPPED_GROUPED)
 def test_shipped_scenario_runs_tiny(path, tiny_run):
     out = tiny_run(path)
     manifest = json.loads((out / "manifest.json").read_text())

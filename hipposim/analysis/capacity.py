@@ -66,3 +66,71 @@ def sweep_fits(ds) -> dict:
     return {str(model): fit_critical_load(ds["load"].values, ds["success_rate"].sel(model=model).values,
                                           ds["seed"].values)
             for model in ds["model"].values}
+
+
+def treves_rolls_capacity(connections: float, coding_level: float, k: float = 1.0) -> float:
+    """Treves & Rolls (1991) estimate of an autoassociative network's capacity, in items.
+
+    .. math:: p_{max} \\approx k \\, \\frac{C}{a \\ln(1/a)}
+
+    with ``C`` the recurrent inputs per cell and ``a`` the coding level of the stored
+    codes; ``k`` is of order 0.2-0.3 for threshold-linear units and depends on the
+    retrieval criterion, so it is fitted (:func:`fit_treves_rolls`).
+    """
+    if not 0.0 < coding_level < 1.0:
+        raise ValueError(f"coding_level must lie in (0, 1), got {coding_level}")
+    return k * connections / (coding_level * math.log(1.0 / coding_level))
+
+
+def crossing_load(counts, fraction, level: float = 0.5) -> float:
+    """Number of stored items at which the recalled fraction first falls to ``level``.
+
+    Linear interpolation in log(count) between the last count at or above ``level``
+    and the first below it. NaN when the fraction never falls to ``level`` (the
+    capacity lies beyond the sweep) or starts below it (before the sweep).
+    """
+    counts, fraction = np.asarray(counts, float), np.asarray(fraction, float)
+    order = np.argsort(counts)
+    counts, fraction = counts[order], fraction[order]
+    if fraction[0] < level:
+        return math.nan
+    for i in range(1, len(counts)):
+        if fraction[i] < level:
+            x0, x1 = math.log(counts[i - 1]), math.log(counts[i])
+            f0, f1 = fraction[i - 1], fraction[i]
+            return float(math.exp(x0 + (f0 - level) / (f0 - f1) * (x1 - x0)))
+        if fraction[i] == level:
+            return float(counts[i])
+    return math.nan
+
+
+def fit_treves_rolls(curves: dict, coding_level: float, level: float = 0.5) -> dict:
+    """Fit ``k`` of :func:`treves_rolls_capacity` to measured recall curves.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{C: (counts, fraction recalled)}``, one curve per number of recurrent inputs per cell.
+    coding_level : float
+        Coding level ``a`` of the stored codes.
+    level : float
+        The recalled fraction that defines capacity (:func:`crossing_load`).
+
+    Returns
+    -------
+    dict
+        ``capacity`` ``{C: items}``, ``k_per_c`` ``{C: k}``, ``k`` (least squares through
+        the origin of capacity against ``C / (a ln(1/a))`` over the curves that cross), and
+        ``ratio``: capacity at the largest ``C`` over that at the smallest.
+    """
+    capacity = {c: crossing_load(n, f, level) for c, (n, f) in sorted(curves.items())}
+    scale = {c: treves_rolls_capacity(c, coding_level) for c in capacity}
+    k_per_c = {c: capacity[c] / scale[c] for c in capacity}
+    ok = [c for c in capacity if np.isfinite(capacity[c])]
+    x = np.array([scale[c] for c in ok])
+    y = np.array([capacity[c] for c in ok])
+    k = float(x @ y / (x @ x)) if ok else math.nan
+    cs = sorted(capacity)
+    ratio = capacity[cs[-1]] / capacity[cs[0]] if len(cs) > 1 else math.nan
+    return {"capacity": capacity, "k_per_c": k_per_c, "k": k, "ratio": float(ratio), "level": level,
+            "coding_level": coding_level}
