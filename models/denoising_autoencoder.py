@@ -52,6 +52,25 @@ class DenoisingAutoencoder(Model):
     step_unit = "update"
     records = ("reconstruction_raw",)
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"train_cues": 40, "max_iter": 50}, {"hidden": 768, "max_iter": 50}, {"n_steps": 20, "max_iter": 50})
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays; scikit-learn's
+        MLPRegressor on ``(train_cues + 1) P`` samples (inputs, targets, hidden and output activations
+        and their gradients: about 3 x (2 N + hidden) numbers per sample) and its weights with Adam's two
+        moment estimates (3 x 2 N hidden); plus 2 MiB for scikit-learn's own state."""
+        from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
+
+        n, p = shape.n_units, shape.n_items
+        hidden = shape.num("hidden", 256)
+        samples = (shape.num("train_cues", 16) + 1) * p
+        out = generic_estimate(shape)
+        out["weights"] += 3 * 2 * 2 * n * hidden * FLOAT
+        out["training"] = FIT_COPIES * samples * (2 * n + hidden) * FLOAT + 2 * 2 ** 20
+        return out
+
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPRegressor

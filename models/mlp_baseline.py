@@ -64,6 +64,23 @@ class MLPBaseline(Model):
     step_unit = "update"
     records = ("ff_weights", "ff_readout", "reconstruction_raw")
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"train_cues": 64}, {"hidden": 2048}, {"n_steps": 20})
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays, the random features
+        ``hidden x N``, the readout and the ridge fit's ``hidden x hidden`` Gram matrix, and the training set of ``(train_cues + 1) P`` samples of
+        ``N + hidden`` numbers, :data:`~hipposim.scenario.limits.FIT_COPIES` times."""
+        from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
+
+        n, p = shape.n_units, shape.n_items
+        hidden = shape.num("hidden", 512)
+        out = generic_estimate(shape)
+        out["weights"] += (4 * hidden * n + 2 * hidden * hidden) * FLOAT  # features, readout, ridge Gram matrix
+        out["training"] = FIT_COPIES * (shape.num("train_cues", 0) + 1) * p * (n + hidden) * FLOAT
+        return out
+
     def _norm(self, x: np.ndarray) -> np.ndarray:
         return layer_norm(x) if self.params.use_layer_norm else x
 

@@ -119,6 +119,24 @@ class TransformerBlock(Model):
                "ff_weights", "ff_readout", "reconstruction_raw")
     knobs = {"beta": "beta"}
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"ff_train_cues": 64}, {"ff_hidden": 2048}, {"n_layers": 6})
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays and attention scores,
+        ``4 N^2`` projections per layer (and their layer's temporaries, ``8 N^2`` in all), the ridge fit's
+        ``ff_hidden^2`` Gram matrix, and the feed-forward training set ``(ff_train_cues + 1) P`` samples
+        of ``N + ff_hidden`` numbers, :data:`~hipposim.scenario.limits.FIT_COPIES` times."""
+        from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
+
+        n, p = shape.n_units, shape.n_items
+        out = generic_estimate(shape)
+        hidden = shape.num("ff_hidden", 512)
+        out["weights"] += (8 * n * n * max(shape.num("n_layers", 1), 1) + 2 * hidden * n + 2 * hidden * hidden) * FLOAT
+        out["training"] = FIT_COPIES * (shape.num("ff_train_cues", 16) + 1) * p * (n + hidden) * FLOAT
+        return out
+
     @classmethod
     def check_scenario(cls, params: TransformerBlockParams, scenario) -> None:
         size = getattr(scenario.patterns, "size", None)
