@@ -224,6 +224,7 @@ class TransformerBlock(Model):
             ff = self._fit_ff(after_attention, train_targets, rng)
             train = after_attention + self._ff(after_attention, ff)
             layers.append((w, ff))
+        self.layers_ = layers  # each layer's (projections, FF weights), fixed after encoding
 
         # recall: the cue is the query token
         stream = stimulus.bipolar_cues().astype(np.float64)

@@ -97,6 +97,11 @@ def seed_bootstrap_ci(per_seed: np.ndarray, n_boot: int = 2000, seed: int = 0) -
     return float(np.mean(v)), float(lo), float(hi)
 
 
+def _sig(v: float) -> float | None:
+    """Three significant figures (None for NaN, so the JSON stays valid)."""
+    return None if not np.isfinite(v) else float(f"{float(v):.3g}")
+
+
 def _table(per_seed: dict) -> dict:
     """{model: {measure: {mean, ci, per_seed}}} from {model: {measure: [per-seed means]}}."""
     out = {}
@@ -104,8 +109,8 @@ def _table(per_seed: dict) -> dict:
         out[name] = {}
         for k, vals in measures.items():
             mean, lo, hi = seed_bootstrap_ci(np.array(vals))
-            out[name][k] = {"mean": round(mean, 3), "ci95": [round(lo, 3), round(hi, 3)],
-                            "per_seed": [round(float(v), 3) for v in vals]}
+            out[name][k] = {"mean": _sig(mean), "ci95": [_sig(lo), _sig(hi)],
+                            "per_seed": [_sig(v) for v in vals]}
     return out
 
 
@@ -192,17 +197,29 @@ def basins(seeds, betas=(20.0, 3.0), names=("apple", "cup", "letter_t", "smiley"
     See :func:`hipposim.analysis.jacobian.basin_switch_weight`. Reported per
     model and beta: the mean switch weight over ordered item pairs and seeds.
     """
-    from .jacobian import basin_switch_weight
+    from hipposim.models.transformer_block import TransformerBlock
+
+    from .jacobian import attention_sublayer_jacobian, basin_switching, jacobian_summary
 
     out = {}
     for beta in betas:
         per_seed: dict = {}
         for seed in seeds:
             stim = image_stimulus("{kind: masked, region: left_half}", seed, MIXTURE_TOP_HELD_OUT, list(names))
+            off = ~np.eye(len(names), dtype=bool)[np.asarray(stim.targets)]
             for name, make in models(beta=beta).items():
-                w = basin_switch_weight(make(), stim, seed)
-                per_seed.setdefault(name, {}).setdefault("switch_weight", []).append(float(np.nanmean(w)))
-                per_seed[name].setdefault("never_switches", []).append(float(np.mean(~np.isfinite(w))))
+                b = basin_switching(make(), stim, seed)
+                row = per_seed.setdefault(name, {})
+                row.setdefault("switch_weight", []).append(float(np.nanmean(b["switch_weight"])))
+                row.setdefault("purity_at_switch", []).append(float(np.nanmean(b["purity"])))
+                row.setdefault("no_switch_fraction", []).append(float(np.mean(~np.isfinite(b["switch_weight"][off]))))
+            jac, att = attention_sublayer_jacobian(TransformerBlock(n_layers=2, beta=beta, score_scale="unit"),
+                                                   stim, seed)
+            summary = jacobian_summary(jac, "")
+            row = per_seed.setdefault("transformer_attention_sublayer", {})
+            row.setdefault("jacobian_mean_abs", []).append(summary["jacobian_mean_abs"])
+            row.setdefault("jacobian_frobenius", []).append(summary["jacobian_frobenius"])
+            row.setdefault("one_minus_max_attention", []).append(float(np.mean(1 - att.max(axis=-1))))
         out[f"beta={beta:g}"] = _table(per_seed)
     return out
 
