@@ -78,7 +78,8 @@ from hipposim.functional.coding import normalise_rows, saturating_readout
 from hipposim.functional.ridge import ridge_regression
 from hipposim.contract import Beta, Model, Params, standard_dataset
 from hipposim.functional.retrieval import overlaps
-from hipposim.stimuli import Stimulus, fit_count, training_copies
+from hipposim.stimuli import (Stimulus, check_training_declared_once, fit_count, training_inputs,
+                             training_label)
 
 
 class TransformerBlockParams(Params):
@@ -142,6 +143,7 @@ class TransformerBlock(Model):
         size = getattr(scenario.patterns, "size", None)
         if size is not None and size % params.n_heads:
             raise ValueError(f"n_heads={params.n_heads} does not divide the {size} units of the patterns")
+        check_training_declared_once(params, scenario, ("ff_train_cues", "ff_train_max_hidden"))
 
     # ------------------------------------------------------------------ weights
 
@@ -214,9 +216,10 @@ class TransformerBlock(Model):
         inputs = layer_norm(stream) if self.params.use_layer_norm else stream
         return feed_forward(inputs, *ff, activation=self.params.activation)
 
-    def _training_streams(self, items: np.ndarray, rng: np.random.Generator):
+    def _training_streams(self, items: np.ndarray, stimulus: Stimulus, rng: np.random.Generator):
+        """The FF's training cues: the scenario's corruption mixture when declared, else random masks."""
         p = self.params
-        return training_copies(items, p.ff_train_cues, p.ff_train_max_hidden, "random", None, rng)
+        return training_inputs(items, stimulus, p.ff_train_cues, p.ff_train_max_hidden, "random", rng)
 
     # ------------------------------------------------------------------ run
 
@@ -227,7 +230,7 @@ class TransformerBlock(Model):
         if n % p.n_heads:
             raise ValueError(f"n_heads={p.n_heads} does not divide the {n} units of the patterns")
         n_fit = fit_count(p.ff_fit_items, n_items, "ff_fit_items")
-        train, train_targets = self._training_streams(items[:n_fit], rng)
+        train, train_targets = self._training_streams(items[:n_fit], stimulus, rng)
         seen = items[:n_fit]  # the items present during training
         keys_source = layer_norm(seen) if p.use_layer_norm else seen
 
@@ -239,6 +242,7 @@ class TransformerBlock(Model):
             ff = self._fit_ff(after_attention, train_targets, rng)
             train = after_attention + self._ff(after_attention, ff)
             layers.append((w, ff))
+        self.layers_ = layers  # each layer's (projections, FF weights), fixed after encoding
 
         # recall: the cue is the query token
         stream = stimulus.bipolar_cues().astype(np.float64)
@@ -268,6 +272,7 @@ class TransformerBlock(Model):
                                      "stored_numbers": int(items.size + sum(
                                          sum(a.size for a in ff) for _, ff in layers)),
                                      "memory": "P x N stored entries (the items) + FF parameters",
+                                     "ff_training": training_label(stimulus),
                                      "projection": p.projection, "activation": p.activation,
                                      "use_layer_norm": int(p.use_layer_norm),
                                      "energy_note": "NaN: the residual stack has no Lyapunov energy"})
