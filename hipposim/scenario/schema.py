@@ -177,7 +177,7 @@ class TrainingSpec(Strict):
 
 # --------------------------------------------------------------------------- models
 
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would let a trailing newline pass
 
 
 class ModelSpec(Strict):
