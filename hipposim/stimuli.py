@@ -43,6 +43,8 @@ class Stimulus:
     known: np.ndarray
     image_shape: tuple[int, int] | None = None
     metadata: dict = field(default_factory=dict)
+    #: the scenario's training corruption mixture (``training`` section, as a plain dict), or None
+    training: dict | None = None
 
     @property
     def n_patterns(self) -> int:
@@ -74,6 +76,10 @@ class Stimulus:
         attrs = {"coding": self.coding}
         if self.image_shape is not None:
             attrs["image_rows"], attrs["image_cols"] = self.image_shape
+        if self.training is not None:
+            import json
+
+            attrs["training"] = json.dumps(self.training, sort_keys=True)
         return xr.Dataset(
             {"patterns": (("pattern", "unit"), self.patterns.astype(np.float64)),
              "cues": (("cue", "unit"), self.cues.astype(np.float64)),
@@ -87,10 +93,15 @@ class Stimulus:
         shape = None
         if "image_rows" in ds.attrs:
             shape = (int(ds.attrs["image_rows"]), int(ds.attrs["image_cols"]))
+        training = None
+        if "training" in ds.attrs:
+            import json
+
+            training = json.loads(str(ds.attrs["training"]))
         return cls(patterns=ds["patterns"].values, names=tuple(str(n) for n in ds["pattern"].values),
                    coding=str(ds.attrs["coding"]), cues=ds["cues"].values,
                    targets=ds["targets"].values.astype(int), known=ds["known"].values.astype(bool),
-                   image_shape=shape)
+                   image_shape=shape, training=training)
 
 
 # --------------------------------------------------------------------------- patterns
@@ -211,6 +222,91 @@ def training_copies(items: np.ndarray, copies: int, max_hidden: float, mask: str
     return np.concatenate(out), np.tile(items, (copies + 1, 1))
 
 
+#: the corruptions a training mixture may name (``training.mixture[i].kind``)
+CORRUPTIONS = ("random_mask", "region", "flip")
+
+
+def corruption_copies(items: np.ndarray, training: dict, image_shape: tuple[int, int] | None,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The items and ``training["copies"]`` corrupted copies of each, drawn from one declared mixture.
+
+    ``training`` is a scenario's ``training`` section as a dict:
+    ``{"copies": K, "mixture": [{"kind": ..., "weight": w, ...}, ...]}`` with
+    weights summing to 1. Each copy of each item independently draws one
+    component with probability ``weight`` and is corrupted by it:
+
+    * ``random_mask``: a fraction drawn uniformly in [0, ``max_hidden``) of
+      random units is hidden (set to 0, the neutral value);
+    * ``region``: one of the listed image ``regions`` (uniformly) is hidden;
+    * ``flip``: a fraction drawn uniformly in [0, ``max_fraction``) of random
+      units has its sign flipped (the bipolar items' -x).
+
+    Every trained model of a scenario (the MLP, the autoencoder, the
+    Transformer's feed-forward layer) calls this with the same section, so the
+    baselines and the Transformer learn from the same corruption distribution
+    (the denoising-training protocol of Vincent et al. 2008, with the
+    corruption process declared once). Returns (inputs, targets), both
+    (items * (copies + 1), N), the clean items first.
+    """
+    n_items, n = items.shape
+    mixture = list(training["mixture"])
+    weights = np.array([float(c["weight"]) for c in mixture])
+    if not np.isclose(weights.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"training.mixture weights sum to {weights.sum():g}; expected 1")
+    for c in mixture:
+        if c["kind"] not in CORRUPTIONS:
+            raise ValueError(f"training.mixture names an unknown corruption '{c['kind']}'; "
+                             f"expected one of {', '.join(CORRUPTIONS)}")
+        if c["kind"] == "region" and image_shape is None:
+            raise ValueError("training.mixture has a 'region' corruption; these patterns are not images")
+    out = [items]
+    for _ in range(int(training["copies"])):
+        pick = rng.choice(len(mixture), size=n_items, p=weights / weights.sum())
+        copy = items.copy()
+        for i, item in enumerate(items):
+            c = mixture[pick[i]]
+            if c["kind"] == "random_mask":
+                hidden = rng.random(n) < rng.uniform(0, float(c.get("max_hidden", 0.6)))
+                copy[i] = np.where(hidden, 0.0, item)
+            elif c["kind"] == "region":
+                regions = list(c["regions"])
+                hidden = region_mask(regions[int(rng.integers(len(regions)))], image_shape)
+                copy[i] = np.where(hidden, 0.0, item)
+            else:
+                flip = rng.random(n) < rng.uniform(0, float(c.get("max_fraction", 0.3)))
+                copy[i] = np.where(flip, -item, item)
+        out.append(copy)
+    return np.concatenate(out), np.tile(items, (int(training["copies"]) + 1, 1))
+
+
+def training_inputs(items: np.ndarray, stimulus: "Stimulus", copies: int, max_hidden: float, mask: str,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A trained model's training set: the scenario's corruption mixture when it declares one
+    (:func:`corruption_copies`), else the model's own masked copies (:func:`training_copies`)."""
+    if stimulus.training is not None:
+        return corruption_copies(items, stimulus.training, stimulus.image_shape, rng)
+    return training_copies(items, copies, max_hidden, mask, stimulus.image_shape, rng)
+
+
+def training_label(stimulus: "Stimulus") -> str:
+    """What a trained model was trained on: the scenario's corruption mixture, or its own parameters."""
+    if stimulus.training is None:
+        return "the model's own training parameters (masked copies)"
+    import json
+
+    return "scenario mixture " + json.dumps(stimulus.training, sort_keys=True)
+
+
+def check_training_declared_once(params, scenario, fields: tuple[str, ...]) -> None:
+    """ValueError when a scenario declares a ``training`` mixture and a model also sets its own training cues."""
+    if getattr(scenario, "training", None) is None:
+        return
+    clash = [f for f in fields if f in params.model_fields_set]
+    if clash:
+        raise ValueError(f"{', '.join(clash)} set here and the scenario's 'training' section declares the "
+                         "training corruptions; set them in one place")
+
+
 def fit_count(fit_items: int | None, n_items: int, field: str = "fit_items") -> int:
     """How many of the stored items are trained on (all when ``fit_items`` is None); ``field`` names it in errors."""
     if fit_items is None:
@@ -293,6 +389,8 @@ def build_stimulus(scenario) -> Stimulus:
                 cues.append(mixture_cue(patterns[t], other, cue.weight, coding))
                 known.append(np.ones(n, dtype=bool))
             targets.append(t)
+    training = getattr(scenario, "training", None)
     return Stimulus(patterns=patterns, names=tuple(names), coding=coding, cues=np.array(cues),
                             targets=np.array(targets), known=np.array(known), image_shape=image_shape,
-                            metadata=metadata)
+                            metadata=metadata,
+                            training=None if training is None else training.model_dump(mode="json"))

@@ -132,6 +132,24 @@ class AttentionSpiking(Model):
                "mem_spike_time", "mem_spike_index", "mem_inh_spike_time", "mem_inh_spike_index",
                "ec_out_spike_time", "ec_out_spike_index", "phase_start", "phase_end", "recall_start")
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"m": 60},)
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:func:`hipposim.scenario.limits.spiking_estimate`): ``P m`` memory neurons,
+        ``2 N`` feature cells, ``N`` read-out cells and ``n_inh`` pool cells; keys (``2 N`` per memory neuron)
+        and values (``2 N`` per memory neuron) as synapses; every cell's input at every time step over
+        ``P t_learn + C (t_settle + t_measure)``."""
+        from hipposim.scenario.limits import spiking_estimate
+
+        n, p, c = shape.n_units, shape.n_items, shape.n_cues
+        mem = p * max(shape.num("m", 10), 1)
+        cells = mem + 3 * n + shape.num("n_inh", 300)
+        seconds = p * shape.seconds("t_learn") + c * (shape.seconds("t_settle") + shape.seconds("t_measure"))
+        return spiking_estimate(shape, cells=cells, synapses=mem * 4 * n + shape.num("n_inh", 300) * mem,
+                                inputs=cells, seconds=seconds, dt=shape.seconds("dt"))
+
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
         from hipposim.backends.brian2.attention import AttentionSpec, SilentMemoryLayer, run_attention
 

@@ -196,6 +196,30 @@ class CA3Spiking(Model):
     #: a small, fast network for tests and smoke runs
     tiny_params = {"n_e": 200, "n_i": 40, "n_ca1": 100, "n_ca1_i": 20, "t_encode": "80 ms", "t_recall": "60 ms",
                    "t_gap": "20 ms", "t_reset": "20 ms", "readout_settle": "30 ms", "weight_sample": 100}
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"n_e": 500, "p_ee": 0.3},)
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:func:`hipposim.scenario.limits.spiking_estimate`): CA3 and CA1 pyramidal
+        cells and interneurons; recurrent, Schaffer, E -> I and I -> E synapses and the EC -> CA3 / CA1
+        receptive-field synapses (``2 rf_side^2`` per cell); EC (``2 N``), mossy-fibre and gain timelines
+        at every time step over ``P (t_encode + t_gap) + C (t_reset + t_recall)``."""
+        from hipposim.scenario.limits import spiking_estimate
+
+        n, p, c = shape.n_units, shape.n_items, shape.n_cues
+        n_e, n_i = shape.num("n_e", 1000), shape.num("n_i", 200)
+        n_ca1, n_ca1_i = shape.num("n_ca1", 500), shape.num("n_ca1_i", 100)
+        prob = lambda key, d: min(shape.num(key, d), 1.0)  # noqa: E731
+        rf = 2 * shape.num("rf_side", 3) ** 2
+        synapses = (n_e * n_e * prob("p_ee", 0.1) + n_e * n_ca1 * prob("p_sc", 0.1)
+                    + (n_e * n_i + n_ca1 * n_ca1_i) * prob("p_ei", 0.1)
+                    + (n_i * n_e + n_ca1_i * n_ca1) * prob("p_ie", 0.2) + (n_e + n_ca1) * rf)
+        seconds = (p * (shape.seconds("t_encode") + shape.seconds("t_gap"))
+                   + c * (shape.seconds("t_reset") + shape.seconds("t_recall")))
+        return spiking_estimate(shape, cells=n_e + n_i + n_ca1 + n_ca1_i + 2 * n, synapses=synapses,
+                                inputs=n_e + 2 * n + 4, seconds=seconds, dt=shape.seconds("dt"))
+
     records = ("overlap_ca1", "overlap_ca1_ec_code", "rate_ca3_e", "rate_ca3_i", "rate_ca1_e", "rate_ca1_i", "rate_ec",
                "population_rate", "ca3_e_spike_time", "ca3_e_spike_index", "ca1_e_spike_time", "ca1_e_spike_index",
                "weights_before", "weights_after", "ee_w_before", "ee_w_after", "schaffer_w_before",

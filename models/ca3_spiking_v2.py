@@ -255,6 +255,34 @@ class CA3SpikingV2(Model):
     knobs = {"inhibition": "inhibition", "gain": "gain"}
     tiny_params = {"n_e": 200, "t_encode": "80 ms", "t_recall": "60 ms", "t_gap": "20 ms", "t_reset": "20 ms",
                    "readout_settle": "30 ms", "weight_sample": 100}
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"n_e": 240, "ca1_per_ca3": 2.0, "p_pp": 1.0, "p_sc": 0.5},)
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:func:`hipposim.scenario.limits.spiking_estimate`): CA3 (``n_e``), CA1
+        (``ca1_per_ca3 n_e``) and their interneurons (``i_per_e``); EC -> CA3 (``p_pp 2 N`` per CA3 cell,
+        also onto the interneurons), recurrent, Schaffer, E <-> I and EC -> CA1 (``2 rf_side^2`` per CA1
+        cell) synapses; all of it twice with the no-plasticity ``control`` copy; EC and mossy-fibre
+        timelines over ``P (t_encode + t_gap) + C (t_reset + t_recall)``."""
+        from hipposim.scenario.limits import spiking_estimate
+
+        n, p, c = shape.n_units, shape.n_items, shape.n_cues
+        n_e = shape.num("n_e", 1000)
+        i_per_e = shape.num("i_per_e", 0.2)
+        n_i, n_ca1 = i_per_e * n_e, shape.num("ca1_per_ca3", 0.5) * n_e
+        n_ca1_i = i_per_e * n_ca1
+        prob = lambda key, d: min(shape.num(key, d), 1.0)  # noqa: E731
+        rf = 2 * shape.num("rf_side", 3) ** 2
+        synapses = (prob("p_pp", 0.2) * 2 * n * (n_e + n_i) + prob("p_ee", 0.2) * n_e * n_e
+                    + prob("p_sc", 0.1) * n_e * n_ca1 + prob("p_ei", 0.2) * (n_e * n_i + n_ca1 * n_ca1_i)
+                    + prob("p_ie", 0.2) * (n_i * n_e + n_ca1_i * n_ca1) + rf * n_ca1)
+        seconds = (p * (shape.seconds("t_encode") + shape.seconds("t_gap"))
+                   + c * (shape.seconds("t_reset") + shape.seconds("t_recall")))
+        copies = 2 if shape.flag("control", True) else 1
+        return spiking_estimate(shape, cells=n_e + n_i + n_ca1 + n_ca1_i + 2 * n, synapses=synapses,
+                                inputs=n_e + 2 * n + 4, seconds=seconds, dt=shape.seconds("dt"), copies=copies)
+
     records = ("overlap_control", "overlap_ca1", "overlap_ca1_ec_code", "reconstruction_window",
                "reconstruction_window_control", "cue_known", "rate_ca3_e", "rate_ca3_i", "rate_ca1_e",
                "rate_ca1_i", "population_rate", "ca3_e_spike_time", "ca3_e_spike_index", "ca1_e_spike_time",

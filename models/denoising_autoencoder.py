@@ -22,7 +22,8 @@ from pydantic import Field
 from hipposim.contract import Model, Params, standard_dataset
 from hipposim.functional.coding import saturating_readout
 from hipposim.functional.retrieval import overlaps
-from hipposim.stimuli import Stimulus, TrainMask, fit_count, training_copies
+from hipposim.stimuli import (Stimulus, TrainMask, check_training_declared_once, fit_count, training_inputs,
+                             training_label)
 
 
 
@@ -52,6 +53,29 @@ class DenoisingAutoencoder(Model):
     step_unit = "update"
     records = ("reconstruction_raw",)
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"train_cues": 40, "max_iter": 50}, {"hidden": 768, "max_iter": 50}, {"n_steps": 20, "max_iter": 50})
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays; scikit-learn's
+        MLPRegressor on ``(train_cues + 1) P`` samples (inputs, targets, hidden and output activations
+        and their gradients: about 3 x (2 N + hidden) numbers per sample) and its weights with Adam's two
+        moment estimates (3 x 2 N hidden); plus 2 MiB for scikit-learn's own state."""
+        from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
+
+        n, p = shape.n_units, shape.n_items
+        hidden = shape.num("hidden", 256)
+        samples = (shape.num("train_cues", 16) + 1) * p
+        out = generic_estimate(shape)
+        out["weights"] += 3 * 2 * 2 * n * hidden * FLOAT
+        out["training"] = FIT_COPIES * samples * (2 * n + hidden) * FLOAT + 2 * 2 ** 20
+        return out
+
+    @classmethod
+    def check_scenario(cls, params, scenario) -> None:
+        check_training_declared_once(params, scenario, ("train_cues", "train_max_hidden", "train_mask"))
+
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPRegressor
@@ -60,8 +84,8 @@ class DenoisingAutoencoder(Model):
         p = self.params
         items = stimulus.bipolar_patterns().astype(np.float64)
         k = fit_count(p.fit_items, len(items))
-        inputs, targets = training_copies(items[:k], p.train_cues, p.train_max_hidden, p.train_mask,
-                                          stimulus.image_shape, rng)
+        inputs, targets = training_inputs(items[:k], stimulus, p.train_cues, p.train_max_hidden, p.train_mask,
+                                          rng)
         net = MLPRegressor(hidden_layer_sizes=(p.hidden,), activation=p.activation, alpha=p.alpha,
                            learning_rate_init=p.learning_rate, max_iter=p.max_iter, solver="adam",
                            batch_size=len(inputs), tol=1e-6, n_iter_no_change=20,
@@ -85,6 +109,7 @@ class DenoisingAutoencoder(Model):
         ds = standard_dataset(stimulus, states, ov, None, converged, step_unit=self.step_unit,
                                 attrs={"model": "autoencoder-v1", "hidden": p.hidden, "activation": p.activation,
                                        "train_cues": p.train_cues, "train_mask": p.train_mask,
+                                       "training": training_label(stimulus),
                                        "fit_items": k, "epochs": int(net.n_iter_),
                                        "final_loss": float(net.loss_),
                                        "stored_numbers": int(n_params),

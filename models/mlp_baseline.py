@@ -35,7 +35,8 @@ from hipposim.functional.attention import feed_forward, layer_norm
 from hipposim.functional.coding import saturating_readout
 from hipposim.functional.retrieval import overlaps
 from hipposim.functional.ridge import ridge_regression
-from hipposim.stimuli import Stimulus, TrainMask, fit_count, training_copies
+from hipposim.stimuli import (Stimulus, TrainMask, check_training_declared_once, fit_count, training_inputs,
+                             training_label)
 
 class MLPBaselineParams(Params):
     hidden: int = Field(512, ge=1, description="hidden units (fixed random features)")
@@ -64,6 +65,27 @@ class MLPBaseline(Model):
     step_unit = "update"
     records = ("ff_weights", "ff_readout", "reconstruction_raw")
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"train_cues": 64}, {"hidden": 2048}, {"n_steps": 20})
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays, the random features
+        ``hidden x N``, the readout and the ridge fit's ``hidden x hidden`` Gram matrix, and the training set of ``(train_cues + 1) P`` samples of
+        ``N + hidden`` numbers, :data:`~hipposim.scenario.limits.FIT_COPIES` times."""
+        from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
+
+        n, p = shape.n_units, shape.n_items
+        hidden = shape.num("hidden", 512)
+        out = generic_estimate(shape)
+        out["weights"] += (4 * hidden * n + 2 * hidden * hidden) * FLOAT  # features, readout, ridge Gram matrix
+        out["training"] = FIT_COPIES * (shape.num("train_cues", 0) + 1) * p * (n + hidden) * FLOAT
+        return out
+
+    @classmethod
+    def check_scenario(cls, params, scenario) -> None:
+        check_training_declared_once(params, scenario, ("train_cues", "train_max_hidden", "train_mask"))
+
     def _norm(self, x: np.ndarray) -> np.ndarray:
         return layer_norm(x) if self.params.use_layer_norm else x
 
@@ -74,8 +96,8 @@ class MLPBaseline(Model):
         k = fit_count(p.fit_items, n_items)
         w1 = rng.standard_normal((n, p.hidden)) / np.sqrt(n)
         b1 = 0.5 * rng.standard_normal(p.hidden)
-        inputs, targets = training_copies(items[:k], p.train_cues, p.train_max_hidden, p.train_mask,
-                                          stimulus.image_shape, rng)
+        inputs, targets = training_inputs(items[:k], stimulus, p.train_cues, p.train_max_hidden, p.train_mask,
+                                          rng)
         hidden = feed_forward(self._norm(inputs), w1, b1, np.eye(p.hidden), np.zeros(p.hidden), p.activation)
         design = np.hstack([hidden, np.ones((len(hidden), 1))])
         solution = ridge_regression(design, targets, p.ridge_alpha)
@@ -97,6 +119,7 @@ class MLPBaseline(Model):
                               attrs={"model": type(self).model_name, "hidden": p.hidden,
                                      "activation": p.activation, "n_steps": p.n_steps,
                                      "train_cues": p.train_cues, "train_mask": p.train_mask,
+                                     "training": training_label(stimulus),
                                      "residual": int(p.residual), "use_layer_norm": int(p.use_layer_norm),
                                      "fit_items": k,
                                      "stored_numbers": int(n_params),

@@ -78,7 +78,8 @@ from hipposim.functional.coding import normalise_rows, saturating_readout
 from hipposim.functional.ridge import ridge_regression
 from hipposim.contract import Beta, Model, Params, standard_dataset
 from hipposim.functional.retrieval import overlaps
-from hipposim.stimuli import Stimulus, fit_count, training_copies
+from hipposim.stimuli import (Stimulus, check_training_declared_once, fit_count, training_inputs,
+                             training_label)
 
 
 class TransformerBlockParams(Params):
@@ -119,11 +120,30 @@ class TransformerBlock(Model):
                "ff_weights", "ff_readout", "reconstruction_raw")
     knobs = {"beta": "beta"}
 
+    #: parameter overrides that each scale memory (tests/test_limits.py measures the estimate at each)
+    memory_probes = ({"ff_train_cues": 64}, {"ff_hidden": 2048}, {"n_layers": 6})
+
+    @classmethod
+    def memory_estimate(cls, shape) -> dict:
+        """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays and attention scores,
+        ``4 N^2`` projections per layer (and their layer's temporaries, ``8 N^2`` in all), the ridge fit's
+        ``ff_hidden^2`` Gram matrix, and the feed-forward training set ``(ff_train_cues + 1) P`` samples
+        of ``N + ff_hidden`` numbers, :data:`~hipposim.scenario.limits.FIT_COPIES` times."""
+        from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
+
+        n, p = shape.n_units, shape.n_items
+        out = generic_estimate(shape)
+        hidden = shape.num("ff_hidden", 512)
+        out["weights"] += (8 * n * n * max(shape.num("n_layers", 1), 1) + 2 * hidden * n + 2 * hidden * hidden) * FLOAT
+        out["training"] = FIT_COPIES * (shape.num("ff_train_cues", 16) + 1) * p * (n + hidden) * FLOAT
+        return out
+
     @classmethod
     def check_scenario(cls, params: TransformerBlockParams, scenario) -> None:
         size = getattr(scenario.patterns, "size", None)
         if size is not None and size % params.n_heads:
             raise ValueError(f"n_heads={params.n_heads} does not divide the {size} units of the patterns")
+        check_training_declared_once(params, scenario, ("ff_train_cues", "ff_train_max_hidden"))
 
     # ------------------------------------------------------------------ weights
 
@@ -196,9 +216,10 @@ class TransformerBlock(Model):
         inputs = layer_norm(stream) if self.params.use_layer_norm else stream
         return feed_forward(inputs, *ff, activation=self.params.activation)
 
-    def _training_streams(self, items: np.ndarray, rng: np.random.Generator):
+    def _training_streams(self, items: np.ndarray, stimulus: Stimulus, rng: np.random.Generator):
+        """The FF's training cues: the scenario's corruption mixture when declared, else random masks."""
         p = self.params
-        return training_copies(items, p.ff_train_cues, p.ff_train_max_hidden, "random", None, rng)
+        return training_inputs(items, stimulus, p.ff_train_cues, p.ff_train_max_hidden, "random", rng)
 
     # ------------------------------------------------------------------ run
 
@@ -209,7 +230,7 @@ class TransformerBlock(Model):
         if n % p.n_heads:
             raise ValueError(f"n_heads={p.n_heads} does not divide the {n} units of the patterns")
         n_fit = fit_count(p.ff_fit_items, n_items, "ff_fit_items")
-        train, train_targets = self._training_streams(items[:n_fit], rng)
+        train, train_targets = self._training_streams(items[:n_fit], stimulus, rng)
         seen = items[:n_fit]  # the items present during training
         keys_source = layer_norm(seen) if p.use_layer_norm else seen
 
@@ -221,6 +242,7 @@ class TransformerBlock(Model):
             ff = self._fit_ff(after_attention, train_targets, rng)
             train = after_attention + self._ff(after_attention, ff)
             layers.append((w, ff))
+        self.layers_ = layers  # each layer's (projections, FF weights), fixed after encoding
 
         # recall: the cue is the query token
         stream = stimulus.bipolar_cues().astype(np.float64)
@@ -250,6 +272,7 @@ class TransformerBlock(Model):
                                      "stored_numbers": int(items.size + sum(
                                          sum(a.size for a in ff) for _, ff in layers)),
                                      "memory": "P x N stored entries (the items) + FF parameters",
+                                     "ff_training": training_label(stimulus),
                                      "projection": p.projection, "activation": p.activation,
                                      "use_layer_norm": int(p.use_layer_norm),
                                      "energy_note": "NaN: the residual stack has no Lyapunov energy"})

@@ -214,7 +214,7 @@ def test_overwrite_never_clears_a_folder_whose_manifest_is_not_hipposims(broken,
     (d / "thesis.tex").write_text("precious")
     code, _, err = run_cli(["run", scenario_file, "--out", d, "--overwrite", "--quiet", "--no-figures"])
     STATS["broken manifests under --overwrite: tried"] += 1
-    assert code == 2 and "refusing to clear" in err, err
+    assert code == 2 and "refusing to replace" in err, err
     assert (d / "thesis.tex").read_text() == "precious" and (d / "manifest.json").read_text() == text
     STATS["broken manifests under --overwrite: refused, nothing lost"] += 1
 

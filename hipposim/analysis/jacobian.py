@@ -229,7 +229,8 @@ def result_jacobian(ds, stimulus, rerun: Callable[[], tuple[Any, Any]] | None = 
                                 "rate differences along 4 random cue directions (spiking)")
     if "weights" in ds and ds["weights"].ndim == 2 and "attention" not in ds:
         return jacobian_summary(field_jacobian(ds["weights"].values, n_cues),
-                                "closed form: local field h = W s, J = W (sign readout: 0 a.e.)")
+                                "closed form: Jacobian of the pre-sign local field h = W s, J = W; not of the "
+                                "cue -> reconstruction map, whose sign readout has J = 0 a.e.")
     if str(ds.attrs.get("model_id", "")).startswith("hopfield-sparse"):
         from ..functional.retrieval import covariance_weights
 
@@ -237,7 +238,8 @@ def result_jacobian(ds, stimulus, rerun: Callable[[], tuple[Any, Any]] | None = 
         a = float(np.mean(x))
         w = covariance_weights(x, a) / (x.shape[1] * a * (1 - a))
         return jacobian_summary(field_jacobian(w, n_cues),
-                                "closed form: local field h = W s, J = W (k-WTA readout: 0 a.e.)")
+                                "closed form: Jacobian of the pre-threshold local field h = W s, J = W; not of the "
+                                "cue -> reconstruction map, whose k-WTA readout has J = 0 a.e.")
     if "attention" in ds and "head" not in ds.dims and "beta" in ds.attrs and stimulus.coding == "bipolar":
         jac = modern_jacobian(ds.isel(cue=slice(0, n_cues)), stimulus)
         return jacobian_summary(jac, "closed form: chained softmax Jacobians beta x^T (diag p - p p^T) x")
@@ -246,9 +248,126 @@ def result_jacobian(ds, stimulus, rerun: Callable[[], tuple[Any, Any]] | None = 
     model, seed = rerun()
     sub = _first_cues(stimulus, n_cues)
     return jacobian_summary(finite_difference_jacobian(model, sub, seed),
-                            "finite differences (central, eps = 1e-3, all N directions)")
+                            "finite differences (central, eps = 1e-3, all N directions) of the whole map "
+                            "cue -> reconstruction_raw (for the Transformer: attention and feed-forward "
+                            "layers together)")
 
 
 def _first_cues(stimulus, n: int):
     return dataclasses.replace(stimulus, cues=stimulus.cues[:n], targets=stimulus.targets[:n],
                                known=stimulus.known[:n])
+
+
+# --------------------------------------------------------------------------- attention on its own
+
+def attention_sublayer_jacobian(model, stimulus, seed: int | np.random.SeedSequence = 0, eps: float = 1e-4,
+                                layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Jacobian of the Transformer's attention read alone, d r / d x at each cue, and its attention weights.
+
+    ``r(x) = V^T softmax(beta K^T q(x))`` is the first (``layer``) block's
+    attention sublayer of :class:`~hipposim.models.transformer_block.TransformerBlock`,
+    layer norm and projections included, evaluated at the cue stream x = c; its
+    Jacobian is beta V^T (diag p - p p^T) K dq/dx (the softmax Jacobian,
+    :func:`softmax_jacobian`, chained with the query map), measured here by
+    central differences so that layer norm and the unit-sphere scaling are
+    included. Unlike :func:`finite_difference_jacobian` of the whole block it
+    leaves out the feed-forward layer, so it shows how much of the block's input
+    dependence is attention's: when the read is saturated (1 - max p ~ 0) this
+    Jacobian vanishes whatever the feed-forward layer does.
+
+    Returns (jacobian (cue, N, N), attention weights (cue, head, item)).
+    """
+    model.run(stimulus, np.random.default_rng(seed))  # fixes the layers' weights, as at recall
+    items = stimulus.bipolar_patterns().astype(float)
+    w = model.layers_[layer][0]
+    x = stimulus.bipolar_cues().astype(float)
+    n = x.shape[1]
+    jac = np.empty((len(x), n, n))
+    for c in range(len(x)):
+        batch = np.concatenate([x[c] + eps * np.eye(n), x[c] - eps * np.eye(n)])
+        read = model._attend(batch, items, w)[0][:, 0, :]
+        jac[c] = ((read[:n] - read[n:]) / (2 * eps)).T
+    att = model._attend(x, items, w)[1][:, :, 0, :]
+    return jac, att
+
+
+# --------------------------------------------------------------------------- basin switching
+
+def mixture_sweep_cues(stimulus, weights: np.ndarray):
+    """Cues (1 - w) c + w xi^o for every cue c, every other item o and every w of ``weights``.
+
+    Returns (stimulus with the mixed cues, (cue, other, weight) index arrays).
+    """
+    items = np.asarray(stimulus.patterns, dtype=float)
+    cues, targets, idx = [], [], []
+    for c, t in enumerate(np.asarray(stimulus.targets, dtype=int)):
+        base = np.asarray(stimulus.cues[c], dtype=float)
+        for o in range(len(items)):
+            if o == t:
+                continue
+            for k, w in enumerate(weights):
+                cues.append((1 - w) * base + w * items[o])
+                targets.append(t)
+                idx.append((c, o, k))
+    cues = np.array(cues)
+    sub = dataclasses.replace(stimulus, cues=cues, targets=np.array(targets),
+                              known=np.ones(cues.shape, dtype=bool))
+    return sub, np.array(idx)
+
+
+def basin_switch_weight(model, stimulus, seed: int | np.random.SeedSequence = 0,
+                        weights: np.ndarray | None = None) -> np.ndarray:
+    """The smallest mixture weight toward another item that changes the recalled item; see :func:`basin_switching`."""
+    return basin_switching(model, stimulus, seed, weights)["switch_weight"]
+
+
+def basin_switching(model, stimulus, seed: int | np.random.SeedSequence = 0,
+                    weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Basin switching: the smallest mixture weight toward another item that changes the recalled item.
+
+    Each cue c (e.g. a half-hidden item) is mixed with another stored item o,
+    c(w) = (1 - w) c + w xi^o, for w on a grid (default 0, 0.02, ..., 1);
+    the recalled item is the stored item with the largest item-space overlap
+    m_mu = xi^mu . sign(s) / N of the sign-thresholded final reconstruction s.
+    The switch weight is the smallest w at which it is no longer the cue's
+    target: the size of the cue perturbation that moves the input into another
+    item's basin, the input-dependent selection between attractors (for a
+    modern Hopfield network, the basins of Ramsauer et al. 2020, Theorem 3)
+    that a local Jacobian at the cue cannot see. NaN when the target is kept up
+    to w = 1, or when the unmixed cue is not recalled as its target.
+
+    For a half-hidden cue the cue's overlap with the target, (1 - w)/2, equals
+    its overlap with the other item, w (for nearly orthogonal items), at
+    w = 1/3: any model that answers with the nearer item switches there. What
+    separates selection from blending is the output at the switch: ``purity``
+    is the largest m_mu of the output at the switch weight, 1 when the output
+    is one stored item (a selection) and about 1/2 for an even blend of two.
+
+    Returns {"switch_weight": (cue, other), "purity": (cue, other)} (NaN on the diagonal).
+    """
+    from .recall import as_bipolar
+
+    weights = np.linspace(0, 1, 51) if weights is None else np.asarray(weights, dtype=float)
+    sub, idx = mixture_sweep_cues(stimulus, weights)
+    ds = model.run(sub, np.random.default_rng(seed))
+    state = np.sign(as_bipolar(ds["state"].values[:, -1], stimulus.coding))
+    m = state @ as_bipolar(stimulus.patterns, stimulus.coding).T / stimulus.n_units
+    recalled = np.argmax(m, axis=1)
+    n_cues, n_items = len(stimulus.targets), stimulus.n_patterns
+    switch = np.full((n_cues, n_items), np.nan)
+    purity = np.full((n_cues, n_items), np.nan)
+    for c in range(n_cues):
+        t = int(stimulus.targets[c])
+        for o in range(n_items):
+            if o == t:
+                continue
+            sel = np.flatnonzero((idx[:, 0] == c) & (idx[:, 1] == o))
+            sel = sel[np.argsort(idx[sel, 2])]
+            rec = recalled[sel]
+            if rec[0] != t:
+                continue
+            wrong = np.flatnonzero(rec != t)
+            if wrong.size:
+                switch[c, o] = weights[wrong[0]]
+                purity[c, o] = m[sel[wrong[0]]].max()
+    return {"switch_weight": switch, "purity": purity}

@@ -188,7 +188,13 @@ def item_space_metrics(ds, stimulus, success_overlap: float = 0.9) -> dict[str, 
 
     Keys:
 
-    ``item_overlap``          mean over cues of the final m = xi . s / N (see :func:`item_overlap_trajectory`)
+    ``item_overlap``          mean over cues of the final m = xi . s / N (see :func:`item_overlap_trajectory`);
+                              raw m: a right but unsure reconstruction (|s_i| < 1) scores below 1, so it
+                              penalises amplitude
+    ``sign_item_overlap``     m of the sign-thresholded reconstruction, xi . sign(s) / N: the content only
+    ``normalised_item_overlap``  binary items only: sum_i (x_i - a) s_i / (N a (1 - a)) on 0/1 values
+                              (Tsodyks & Feigel'man 1988), 1 for the item, 0 for a silent state and,
+                              in expectation, for a random state; None for bipolar items
     ``item_success_rate``     fraction of cues whose final m reached ``success_overlap``
     ``item_success``          True when every cue did
     ``probed_accuracy``       mean over cues of the fraction of hidden or corrupted units (:func:`probed_units`)
@@ -211,6 +217,15 @@ def item_space_metrics(ds, stimulus, success_overlap: float = 0.9) -> dict[str, 
             return None
         return float(np.mean(hits[n_probe > 0] / n_probe[n_probe > 0]))
 
+    n = xi.shape[1]
+    sign_m = np.einsum("cu,cu->c", recon, xi) / n
+    per_cue_acc = np.where(n_probe > 0, ((recon == xi) & probe).sum(axis=1) / np.maximum(n_probe, 1), np.nan)
+    normalised = None
+    if stimulus.coding == "binary":
+        x01 = stimulus.patterns[ds["target"].values.astype(int)]
+        a = float(np.mean(stimulus.patterns))
+        s01 = (as_bipolar(ds["state"].values[:, -1], "binary") + 1) / 2
+        normalised = float(np.mean(np.einsum("cu,cu->c", x01 - a, s01) / (n * a * (1 - a))))
     ok = final >= success_overlap
     cue_m = np.einsum("cu,cu->c", np.where(stimulus.known, as_bipolar(stimulus.cues, stimulus.coding), 0.0),
                       xi) / xi.shape[1]
@@ -219,8 +234,12 @@ def item_space_metrics(ds, stimulus, success_overlap: float = 0.9) -> dict[str, 
         "item_success_rate": float(np.mean(ok)),
         "item_success": bool(np.all(ok)),
         "probed_accuracy": acc(recon),
+        "sign_item_overlap": float(np.mean(sign_m)),
+        "normalised_item_overlap": normalised,
         "cue_item_overlap": float(np.mean(cue_m)),
         "cue_probed_accuracy": acc(cue),
         "success_overlap": float(success_overlap),
         "per_cue_item_overlap": final.tolist(),
+        "per_cue_sign_item_overlap": sign_m.tolist(),
+        "per_cue_probed_accuracy": per_cue_acc.tolist(),
     })

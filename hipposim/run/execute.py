@@ -75,5 +75,8 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
             record["traceback"] = "\n".join(e["traceback"] for e in errors.values())
     record["elapsed_s"] = time.perf_counter() - t0
     if root is not None:
+        from .sweep import point_hash
+
+        record["scenario_sha256"] = point_hash(point_scenario)
         RunFolder(root).write_json(f"{TASKS}/{key}.json", record)
     return record

@@ -205,6 +205,10 @@ class Executor:
             self.busy = 0
             yield record
 
+    def finished(self) -> list[dict]:
+        """Records of tasks that finished but were not yet handed back (after an interruption)."""
+        return []
+
     def close(self) -> None:
         pass
 
@@ -216,6 +220,10 @@ class Executor:
 
 
 def _pool_init(model_ids: list[str], brian2_targets: list[str], barrier, own_session: bool = False) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the sweep decides, and stops the workers itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if own_session and hasattr(os, "setsid"):
         _new_session()
     warm_worker(model_ids, brian2_targets)
@@ -260,6 +268,7 @@ class ProcessPool(Executor):
 
     def __init__(self, n: int, start_method: str = "spawn", own_sessions: bool | None = None) -> None:
         super().__init__()
+        self._running: set = set()
         self.n_workers = n
         self.start_method = start_method
         self.own_sessions = _own_sessions_default() if own_sessions is None else own_sessions
@@ -288,25 +297,45 @@ class ProcessPool(Executor):
         from concurrent.futures import FIRST_COMPLETED, wait
 
         todo = list(points)[::-1]
-        running = set()
+        running = self._running = set()
         while todo or running:
             while todo and len(running) < self.n_workers:
                 p = todo.pop()
                 running.add(self.pool.submit(run_task, p.scenario, p.key))
             self.busy = len(running)
             done, running = wait(running, return_when=FIRST_COMPLETED)
+            self._running = running | done
             # refill before handing records back, so workers do not wait for the store
             while todo and len(running) < self.n_workers:
                 p = todo.pop()
                 running.add(self.pool.submit(run_task, p.scenario, p.key))
             self.busy = len(running)
+            self._running = running | done
             for f in done:
+                self._running.discard(f)
                 yield f.result()
+            self._running = running
+
+    def finished(self) -> list[dict]:
+        out = []
+        for f in list(getattr(self, "_running", ())):
+            if f.done() and not f.cancelled() and f.exception() is None:
+                out.append(f.result())
+        self._running = set()
+        return out
 
     def close(self) -> None:
+        """Stop the pool at once: tasks still running are abandoned (their workers are terminated), so
+        a signal ends the sweep in a moment instead of after the longest running task."""
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+            pool, self.pool = self.pool, None
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                if proc.is_alive():
+                    proc.terminate()
+            for proc in processes:
+                proc.join(timeout=5)
 
 
 class DaskExecutor(Executor):

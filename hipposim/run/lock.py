@@ -17,7 +17,8 @@ from ..errors import OutputError
 
 LOCK_NAME = ".hipposim.lock"
 PID_NAME = ".hipposim.pid"
-LOCK_FILES = frozenset({LOCK_NAME, PID_NAME})
+#: bookkeeping files of a folder in use (the lock, its pid, the disk reserve of the manifest)
+LOCK_FILES = frozenset({LOCK_NAME, PID_NAME, ".hipposim.reserve"})
 
 
 def holder_pid(root: str | Path) -> str:

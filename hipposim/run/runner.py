@@ -13,7 +13,7 @@ from typing import Any
 
 from .._version import __version__
 from ..analysis import model_metrics
-from ..errors import HipposimError, RunFailed
+from ..errors import HipposimError, RunFailed  # noqa: F401
 from ..scenario import Scenario
 from ..stimuli import build_stimulus
 from .execute import run_models
@@ -33,12 +33,68 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
         scenario = scenario.with_seed(seed)
     if scenario.sweep is not None:
         return run_sweep(scenario, out, overwrite=overwrite, progress=progress, source=source)
+    check_outputs(run_outputs(scenario), scenario.source or source)
     folder = prepare_output(out, overwrite)
     try:
         with interruptible():
-            return _run_into(scenario, folder, progress, figures, source)
+            try:
+                run = _run_into(scenario, folder, progress, figures, source)
+            except BaseException as exc:
+                if folder.staging:
+                    kept(exc, folder)
+                raise
+            folder.commit()
+            run.root = folder.root
+            return run
     finally:
         folder.release()
+
+
+def kept(exc: BaseException, folder) -> None:
+    """Say in the error that an ``--overwrite`` that did not finish left the previous result as it was."""
+    note = f" (the previous result in '{folder.final}' is unchanged)"
+    if isinstance(exc, HipposimError) and exc.args:
+        exc.args = (f"{exc.args[0]}{note}",) + exc.args[1:]
+    elif not isinstance(exc, KeyboardInterrupt):
+        exc.args = (f"{exc.args[0] if exc.args else exc}{note}",)
+
+
+def run_outputs(scenario: Scenario) -> tuple[list[str], list[str]]:
+    """The files and folders a run of ``scenario`` writes, relative to its folder."""
+    traces = scenario.output.traces
+    files = [MANIFEST, "metrics.json", "stimulus.nc"] + [f"{traces}/{spec.name}.nc" for spec in scenario.models]
+    return files, [traces, scenario.output.figures]
+
+
+def check_outputs(outputs: tuple[list[str], list[str]], source: str | None) -> None:
+    """Refuse (exit 2, before any work) outputs that would land on one another: two files at one path
+    (a model labelled ``stimulus`` with ``traces: ./`` writes over ``stimulus.nc``), or a file where a
+    folder must be, or a bookkeeping file of the folder."""
+    import posixpath
+
+    from ..errors import Problem, ScenarioError
+    from .lock import LOCK_FILES
+
+    files, folders = outputs
+    norm = lambda p: posixpath.normpath(str(p).replace("\\", "/"))  # noqa: E731
+    seen: dict[str, str] = {}
+    for f in files:
+        key = norm(f).casefold()  # two names differing only in case are one file on some disks
+        if key in seen:
+            raise ScenarioError(Problem(f"two outputs of this run are the same file '{norm(f)}' ('{seen[key]}' and "
+                                        f"'{f}'); give the model another label or output.traces another "
+                                        "folder", "output.traces"), source)
+        if posixpath.basename(norm(f)) in LOCK_FILES:
+            raise ScenarioError(Problem(f"the output '{f}' is a bookkeeping file of the run folder", "models"),
+                                source)
+        seen[key] = f
+    dirs = {norm(d).casefold() for d in folders if norm(d) != "."}
+    for f in files:
+        parts = norm(f).casefold().split("/")
+        parents = {"/".join(parts[:i]) for i in range(1, len(parts))}
+        if norm(f).casefold() in dirs or parents & set(seen):
+            raise ScenarioError(Problem(f"the output '{f}' is also a folder of this run; choose other "
+                                        "output.traces / output.figures folders", "output"), source)
 
 
 def _run_into(scenario: Scenario, folder, progress: bool, figures: bool, source: str | None) -> RunData:
@@ -56,6 +112,7 @@ def _run_into(scenario: Scenario, folder, progress: bool, figures: bool, source:
     t0 = time.perf_counter()
     try:
         folder.write_json(MANIFEST, manifest)
+        folder.reserve()
         stimulus = build_stimulus(scenario)
         folder.write_dataset("stimulus.nc", stimulus.to_dataset())
         _, results = run_models(scenario, progress=progress, stimulus=stimulus)
@@ -84,5 +141,6 @@ def _run_into(scenario: Scenario, folder, progress: bool, figures: bool, source:
             raise RunFailed(f"{exc} (see {folder.root / MANIFEST})") from exc
         raise RunFailed(f"run failed: {type(exc).__name__}: {exc} (see {folder.root / MANIFEST})") from exc
     manifest.update(status="complete", finished=utc_now(), elapsed_s=time.perf_counter() - t0)
+    folder.drop_reserve()
     folder.write_json(MANIFEST, manifest)
     return run

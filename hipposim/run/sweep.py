@@ -109,7 +109,9 @@ def sweep_points(scenario) -> list[SweepPoint]:
                 raise ScenarioError(problems, source) from None
             normal = validated.model_dump(mode="json")
             normal.pop("sweep", None)
-            points.append(SweepPoint(task_key(normal), values, int(seed), normal))
+            # the value each swept field has once validated (a count given as 4.0 is the integer 4)
+            typed = {path: _typed_value(normal, path, value) for path, value in values.items()}
+            points.append(SweepPoint(task_key(normal), typed, int(seed), normal))
     keys = [p.key for p in points]
     if len(set(keys)) != len(keys):
         raise ScenarioError(Problem("two sweep points are the same scenario; remove the duplicate values",
@@ -117,19 +119,97 @@ def sweep_points(scenario) -> list[SweepPoint]:
     return points
 
 
-def _done_keys(root: Path) -> set[str]:
+def _typed_value(document: dict, path: str, value: Any) -> Any:
+    """The swept value as the validated scenario holds it (``value`` if the path cannot be read back)."""
+    import re
+
+    node: Any = document
+    for tok in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if tok.startswith("[") and isinstance(node, list) and int(tok[1:-1]) < len(node):
+            node = node[int(tok[1:-1])]
+        elif not tok.startswith("[") and isinstance(node, dict) and tok in node:
+            node = node[tok]
+        else:
+            return value
+    return node
+
+
+def coordinate(path: str, values: list) -> tuple[np.ndarray, dict]:
+    """One sweep field's values as a coordinate of a single type: integers, numbers, booleans or
+    names as they are; anything else (null beside names, 'all' beside lists, whole mappings) as the
+    canonical JSON text of every value, marked by the attribute ``encoding: json``."""
+    def kind(v):
+        if isinstance(v, bool):
+            return "bool"
+        if isinstance(v, int):
+            return "int"
+        if isinstance(v, float):
+            return "float"
+        if isinstance(v, str):
+            return "str"
+        return "other"
+
+    kinds = {kind(v) for v in values}
+    if kinds == {"bool"}:
+        return np.array(values, dtype=bool), {}
+    if kinds == {"int"} and all(-2**63 <= v < 2**63 for v in values):
+        return np.array(values, dtype=np.int64), {}
+    if kinds <= {"int", "float"}:
+        return np.array(values, dtype=float), {}
+    if kinds == {"str"}:
+        return np.array(values, dtype=str), {}
+    return np.array([json.dumps(v, sort_keys=True) for v in values], dtype=str), {"encoding": "json",
+                                                                                   "field": path}
+
+
+def point_hash(point_scenario: dict) -> str:
+    """The full SHA-256 of a normalised point scenario (a task record carries it; a resume checks it)."""
+    blob = json.dumps(point_scenario, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def scenario_hash(scenario) -> str:
+    """The SHA-256 of a sweep's normalised scenario: a resume of another scenario is refused."""
+    blob = json.dumps({"scenario": scenario.model_dump(mode="json"), "hipposim": __version__},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+RECORD_STATUSES = ("ok", "failed")
+
+
+def read_record(path: Path, point: SweepPoint | None = None) -> dict | None:
+    """A task record stored by this sweep, or None for anything else: a missing, oversized,
+    unreadable or non-JSON file, a JSON value that is not a record, a record whose ``key`` is not its
+    file name, or (given ``point``) one made from another scenario than ``point``'s."""
+    from .folder import MAX_JSON_BYTES
+
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_JSON_BYTES:
+            return None
+        rec = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(rec, dict) or rec.get("key") != path.stem or rec.get("status") not in RECORD_STATUSES:
+        return None
+    metrics = rec.get("metrics", {})
+    if not isinstance(metrics, dict) or not all(isinstance(m, dict) for m in metrics.values()):
+        return None
+    if not isinstance(rec.get("error", ""), str):
+        return None
+    if point is not None and (rec["key"] != point.key or rec.get("scenario_sha256") != point_hash(point.scenario)):
+        return None
+    return rec
+
+
+def _done_keys(root: Path, points: list[SweepPoint] | None = None) -> set[str]:
+    """Keys of the points whose stored record checks out (:func:`read_record`); others run again."""
     folder = root / TASKS
     if not folder.is_dir():
         return set()
-    done = set()
-    for f in folder.glob("*.json"):
-        try:
-            rec = json.loads(f.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue  # unreadable leftovers are recomputed
-        if rec.get("status") in ("ok", "failed"):
-            done.add(f.stem)
-    return done
+    if points is None:
+        return {f.stem for f in folder.glob("*.json") if read_record(f) is not None}
+    return {p.key for p in points if read_record(folder / f"{p.key}.json", p) is not None}
 
 
 MAX_WORKERS = 1024
@@ -196,6 +276,39 @@ def probe_scheduler(address: str, timeout: float) -> dict:
     return identity
 
 
+#: memory a worker process needs beside its task (the interpreter, numpy, xarray, Brian2)
+WORKER_BASE = 256 * 2 ** 20
+
+
+def available_memory() -> float:
+    """Bytes of memory available to new processes (MemAvailable; infinite where it cannot be read)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("inf")
+
+
+def worker_count(requested: int | None, n_tasks: int, task_memory: float) -> tuple[int, str]:
+    """How many local worker processes to start: the request (default: one per core), capped by the
+    number of tasks to run and by the memory available for ``task_memory`` bytes per task (plus
+    :data:`WORKER_BASE`); at least 1. Returns the count and why it is lower than asked ("" if not)."""
+    import os
+
+    wanted = requested or os.cpu_count() or 1
+    by_memory = int(available_memory() // (max(task_memory, 0) + WORKER_BASE))
+    n = max(1, min(wanted, max(n_tasks, 1), max(by_memory, 1)))
+    why = []
+    if n < wanted and n == max(n_tasks, 1):
+        why.append(f"{n_tasks} task{'s' if n_tasks != 1 else ''} to run")
+    if n < wanted and n == max(by_memory, 1) and by_memory < wanted:
+        why.append(f"memory for {max(by_memory, 1)} at about {(task_memory + WORKER_BASE) / 2**20:.0f} MiB each")
+    return n, "; ".join(why)
+
+
 def connect_client(scheduler: str | None, workers: int | None, timeout: float = 10.0):
     """A dask.distributed Client: to ``scheduler`` if given, else a new local cluster.
 
@@ -239,36 +352,57 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
     check_workers(workers)
     source = source or scenario.source
     root = Path(out)
-    client = None
-    if scheduler:
-        client = connect_client(scheduler, workers)  # fails before anything is written
-    elif executor == "dask":
-        client = local_dask_client(workers)
-    runner = make_executor(executor, workers, client)
+    from .runner import check_outputs
+
+    check_outputs(([MANIFEST, "points.json", "sweep.nc", "fits.json"], [TASKS, scenario.output.figures]),
+                  source)
+    client = connect_client(scheduler, workers) if scheduler else None  # fails before anything is written
+    resuming = resume and (root / MANIFEST).exists()
     try:
-        if resume and (root / MANIFEST).exists():
+        if resuming:
             folder, manifest = open_folder(root, "sweep")  # locked: one writer at a time
+            try:
+                _check_resume(folder, manifest, scenario)  # before any work or any worker starts
+            except BaseException:
+                folder.release()
+                raise
         else:
             folder = prepare_output(root, overwrite)  # locked
             manifest = {}
     except BaseException:
-        runner.close()
         if client is not None:
             _close_client(client, scheduler)
+        raise
+    try:
+        done = _done_keys(folder.root, points) if resuming else set()
+        todo = [p for p in points if p.key not in done]
+        if executor != "serial" and not scheduler:
+            from ..scenario.limits import total_memory
+
+            workers, why = worker_count(workers, len(todo), total_memory(scenario.document))
+            if why and progress:
+                print(f"starting {workers} worker{'s' if workers != 1 else ''} ({why})", file=sys.stderr)
+        if executor == "dask" and not scheduler:
+            client = local_dask_client(workers)
+        runner = make_executor(executor, workers, client)
+    except BaseException:
+        if client is not None:
+            _close_client(client, scheduler)
+        folder.release()
         raise
     previous = copy.deepcopy(manifest) if manifest else None
     written = 0  # task records this call stored
     try:
         with interruptible():
-            if resume:
-                _check_tasks_folder(folder)  # before anything in it is touched
             manifest.update({
                 "hipposim": __version__, "kind": "sweep", "status": "running", "scenario_file": source,
                 "seed": scenario.seed, "scenario": scenario.model_dump(mode="json"),
                 "versions": package_versions(), "started": manifest.get("started", utc_now()),
                 "n_tasks": len(points), "executor": scheduler or executor,
+                "scenario_sha256": scenario_hash(scenario),
             })
             folder.write_json(MANIFEST, manifest)
+            folder.reserve()
             folder.write_json("points.json", [{"key": p.key, "seed": p.seed, "values": p.values} for p in points])
             if resume:
                 # temporary files of writes that a killed sweep never finished; their tasks run again
@@ -277,8 +411,11 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
                 for leftover in (folder.root / TASKS).glob(f".*{PARTIAL_SUFFIX}"):
                     if leftover.is_symlink() or leftover.is_file():
                         leftover.unlink(missing_ok=True)
-            done = _done_keys(folder.root) if resume else set()
-            todo = [p for p in points if p.key not in done]
+            for p in todo:  # records that did not check out are replaced, never read again
+                stale = folder.root / TASKS / f"{p.key}.json"
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
+            hashes = {p.key: point_hash(p.scenario) for p in todo}
             bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=f"sweep {scenario.name}",
                        unit="task", disable=not progress)
             records = []
@@ -287,12 +424,23 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
                 runner.start(model_ids_of(todo), brian2_targets_of(todo))
                 bar.unpause()  # tasks/s without the start-up
                 t0 = time.perf_counter()
-                for record in runner.run(todo):
+                def store(record):
+                    nonlocal written
+                    record["scenario_sha256"] = hashes[record["key"]]
                     folder.write_json(f"{TASKS}/{record['key']}.json", record)
                     written += 1
                     records.append(record)
-                    bar.set_postfix_str(f"{runner.busy}/{runner.n_workers} workers busy", refresh=False)
-                    bar.update()
+
+                try:
+                    for record in runner.run(todo):
+                        store(record)
+                        bar.set_postfix_str(f"{runner.busy}/{runner.n_workers} workers busy", refresh=False)
+                        bar.update()
+                except BaseException:
+                    for record in runner.finished():  # tasks that finished while the signal arrived
+                        if record.get("key") in hashes:
+                            store(record)
+                    raise
                 stats = throughput(records, time.perf_counter() - t0, runner.n_workers, runner.startup_s)
                 manifest["throughput"] = stats
                 bar.set_postfix_str(f"{stats['speedup']:.2f}x on {runner.n_workers} workers", refresh=False)
@@ -305,6 +453,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
                 client = None
             ds = aggregate(folder.root, points)
             ds.attrs["sweep_kind"] = scenario.sweep.kind
+            ds.attrs["scenario_sha256"] = scenario_hash(scenario)
             folder.write_dataset("sweep.nc", ds)
             failed = int((ds["status"].values == "failed").sum())
             manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
@@ -320,10 +469,16 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
 
             manifest["figures"] = plot_sweep(ds, folder, scenario.output.figures, scenario.output.formats,
                                              fits=fits)
+            folder.drop_reserve()
             folder.write_json(MANIFEST, manifest)
+            folder.commit()
             return ds
     except BaseException as exc:
-        if previous is not None and written == 0:
+        if folder.staging:
+            from .runner import kept
+
+            kept(exc, folder)  # the replacement is discarded; the old sweep stays as it was
+        elif previous is not None and written == 0:
             write_status(folder, previous)  # a resume that stored nothing new leaves the folder as it was
         elif manifest:
             manifest.update(status=status_of(exc), finished=utc_now(), error=f"{type(exc).__name__}: {exc}")
@@ -341,6 +496,23 @@ def _close_client(client, scheduler: str | None) -> None:
     client.close()
     if cluster is not None and not scheduler:
         cluster.close()
+
+
+def _check_resume(folder: RunFolder, manifest: dict, scenario) -> None:
+    """Refuse (exit 2, before any work) a resume of another scenario, or into a folder where a symbolic
+    link was planted in place of the task folder, a task record, the figure folder or a result file."""
+    stored = manifest.get("scenario_sha256")
+    if stored is None:  # a sweep folder of an earlier version: compare the scenarios themselves
+        same = manifest.get("scenario") == scenario.model_dump(mode="json")
+    else:
+        same = stored == scenario_hash(scenario)
+    if not same:
+        raise OutputError(f"'{folder.root}' holds a sweep of another scenario (or another hipposim version); "
+                          "--resume continues the same sweep only: pass --overwrite to replace it or choose "
+                          "another --out")
+    _check_tasks_folder(folder)
+    for name in (scenario.output.figures, "sweep.nc", "points.json", "fits.json", TASKS):
+        folder.path(name)  # a symbolic link on the way is refused here, not after sweep.nc is rewritten
 
 
 def _check_tasks_folder(folder: RunFolder) -> None:
@@ -363,8 +535,8 @@ def aggregate(root: Path, points: list[SweepPoint]):
 
     records = []
     for p in points:
-        f = Path(root) / TASKS / f"{p.key}.json"
-        records.append(json.loads(f.read_text()) if f.exists() else {"status": "missing"})
+        rec = read_record(Path(root) / TASKS / f"{p.key}.json", p)
+        records.append(rec if rec is not None else {"status": "missing"})
     labels = sorted({m for r in records for m in r.get("metrics", {})})
     metric_names = ["final_overlap", "success_rate", "peak_overlap", "steps_to_converge", "final_energy",
                     "max_other_overlap", "attention_entropy", "overlap_entropy", "beta_eff",
@@ -380,7 +552,8 @@ def aggregate(root: Path, points: list[SweepPoint]):
     coords: dict[str, Any] = {"task": [p.key for p in points], "model": labels,
                               "seed": ("task", [p.seed for p in points])}
     for path in (points[0].values if points else {}):
-        coords[path] = ("task", [p.values[path] for p in points])
+        values, attrs = coordinate(path, [p.values[path] for p in points])
+        coords[path] = ("task", values, attrs)
     # loads and sizes, for capacity curves
     sizes = [_pattern_size(p.scenario) for p in points]
     counts = [p.scenario["patterns"].get("count") or len(p.scenario["patterns"].get("names", [])) for p in points]

@@ -48,7 +48,7 @@ GiB = 2 ** 30
 DEFAULT_MAX_MEMORY = 4 * GiB
 DEFAULT_MAX_TASKS = 5_000
 FLOAT = 8
-SYNAPSE_BYTES = 64
+SYNAPSE_BYTES = 96
 SPIKING_STEPS = 64  # recorded bins of a spiking recall, an upper estimate for the default windows
 #: copies of the recorded (cue, step, unit|pattern) arrays alive at once: states, fields, overlaps,
 #: float conversions of the result dataset (measured peak <= 4x for the built-in models)
@@ -57,7 +57,13 @@ TRACE_COPIES = 5
 FIT_COPIES = 6
 #: spiking CA3: copies of the per-time-step input timelines, and the fixed cost of a network
 TIMELINE_COPIES = 1.5
-SPIKING_BASE = 4 * 2 ** 20
+SPIKING_BASE = 16 * 2 ** 20
+#: what every run of a model adds beside its arrays: building the result dataset, the analysis, the
+#: allocator's arenas (measured: 7-9 MiB for a Hopfield network of 256 units)
+RUN_BASE = 12 * 2 ** 20
+#: spiking models: recorded spikes, at most this mean rate over every cell, 16 bytes each (time, index)
+SPIKE_RATE = 100.0
+SPIKE_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,94 @@ def _steps(model_id: str, params: dict) -> float:
     return 21
 
 
+@dataclass(frozen=True)
+class MemoryShape:
+    """What a model's memory estimate reads: the sizes of the run and the model's parameters as written.
+
+    ``n_items`` stored items P of ``n_units`` units N, ``n_cues`` cues C (targets x repeats);
+    ``params`` are the model's parameters as written (not yet validated: :meth:`num` and
+    :meth:`seconds` fall back to the declared default for anything that is not a usable value).
+    """
+
+    model_id: str
+    params: dict
+    n_items: float
+    n_units: float
+    n_cues: float
+
+    def num(self, key: str, default: float = 0.0) -> float:
+        """A numeric parameter: as written if it is a finite number, else its declared default, else ``default``."""
+        for value in (self.params.get(key), _defaults(self.model_id).get(key)):
+            if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) \
+                    and math.isfinite(value):
+                return max(float(value), 0.0)
+        return float(default)
+
+    def flag(self, key: str, default: bool = True) -> bool:
+        """A boolean parameter as written, else its declared default."""
+        for value in (self.params.get(key), _defaults(self.model_id).get(key)):
+            if isinstance(value, bool):
+                return value
+        return default
+
+    def seconds(self, key: str) -> float:
+        """A time parameter in seconds (see :func:`_time`)."""
+        return _time(self.model_id, self.params, key)
+
+    def steps(self) -> float:
+        """Recorded steps: the step-count parameter plus the initial state (:func:`_steps`)."""
+        return _steps(self.model_id, self.params)
+
+
+def trace_bytes(shape: MemoryShape, steps: float | None = None) -> float:
+    """The standard result arrays (state, overlap, their float copies): ``5 x C x S x (N + P)`` float64."""
+    steps = shape.steps() if steps is None else steps
+    return TRACE_COPIES * shape.n_cues * steps * (shape.n_units + shape.n_items) * FLOAT
+
+
+def generic_estimate(shape: MemoryShape) -> dict[str, float]:
+    """The estimate of a model that declares none: its result arrays and an N x N weight matrix
+    (with a copy), plus the softmax scores C x P x S of an attention read."""
+    n, p, c, s = shape.n_units, shape.n_items, shape.n_cues, shape.steps()
+    return {"traces": trace_bytes(shape), "weights": (2 * n * n + c * p * s) * FLOAT}
+
+
+def spiking_estimate(shape: MemoryShape, cells: float, synapses: float, inputs: float, seconds: float,
+                     dt: float, copies: float = 1) -> dict[str, float]:
+    """The estimate of a Brian2 network: ``synapses`` (their indices, weights and traces,
+    :data:`SYNAPSE_BYTES` each), the input timelines of ``inputs`` channels at every time step
+    (``seconds / dt`` of them), recorded spikes of ``cells`` cells (:data:`SPIKE_RATE`), the binned
+    results (:data:`SPIKING_STEPS` bins per cue) and the fixed cost of a network. ``copies``
+    counts networks simulated side by side (e.g. a no-plasticity control copy)."""
+    steps = seconds / max(dt, 1e-7)
+    c, n, p = shape.n_cues, shape.n_units, shape.n_items
+    return {"synapses": copies * synapses * SYNAPSE_BYTES,
+            "timelines": TIMELINE_COPIES * inputs * steps * FLOAT,
+            "spikes": copies * cells * seconds * SPIKE_RATE * SPIKE_BYTES,
+            "traces": copies * c * SPIKING_STEPS * (n + p + cells) * FLOAT,
+            "network": copies * SPIKING_BASE}
+
+
+def model_estimate(shape: MemoryShape) -> dict[str, float]:
+    """A model's own estimate (its class's ``memory_estimate(shape)``), else :func:`generic_estimate`.
+
+    A model whose memory grows with a parameter that the generic estimate does not read
+    (a training set, extra cells or pathways) declares ``memory_estimate`` as a classmethod
+    returning bytes by component; ``tests/test_limits.py`` checks every registered model's
+    estimate against its measured peak.
+    """
+    try:
+        from ..registry import registry
+
+        cls = registry.get(shape.model_id)
+    except Exception:  # an unknown id: validation reports it
+        cls = None
+    own = getattr(cls, "memory_estimate", None)
+    parts = generic_estimate(shape) if own is None else {k: float(v) for k, v in own(shape).items()}
+    parts["runtime"] = RUN_BASE
+    return parts
+
+
 def estimate_memory(doc: dict) -> dict[str, float]:
     """Estimated peak memory (bytes) of one run of the raw scenario ``doc``, by component."""
     pat = _section(doc, "patterns")
@@ -197,38 +291,9 @@ def estimate_memory(doc: dict) -> dict[str, float]:
         params = spec.get("params") if isinstance(spec.get("params"), dict) else {}
         model_id = str(spec.get("id", ""))
         label = str(spec.get("label") or model_id or f"models[{i}]")
-        if model_id.startswith("ca3"):
-            n_e = _num(params.get("n_e"), 1000)
-            n_ca1 = _num(params.get("n_ca1"), 500)
-            p_ee = min(_num(params.get("p_ee"), 0.1), 1.0)
-            p_sc = min(_num(params.get("p_sc"), 0.1), 1.0)
-            synapses = n_e * n_e * p_ee + n_e * n_ca1 * p_sc
-            out[f"{label} synapses"] = synapses * SYNAPSE_BYTES
-            out[f"{label} traces"] = n_cues * SPIKING_STEPS * (n_units + n_items + n_e + n_ca1) * FLOAT
-            # input timelines (mossy fibres per CA3 cell, EC channels 2N) at every time step
-            seconds = (n_items * (_time(model_id, params, "t_encode") + _time(model_id, params, "t_gap"))
-                       + n_cues * (_time(model_id, params, "t_reset") + _time(model_id, params, "t_recall")))
-            steps = seconds / max(_time(model_id, params, "dt"), 1e-6)
-            out[f"{label} timelines"] = TIMELINE_COPIES * (n_e + 2 * n_units) * steps * FLOAT + SPIKING_BASE
-            continue
-        steps = _steps(model_id, params)
-        out[f"{label} traces"] = TRACE_COPIES * n_cues * steps * (n_units + n_items) * FLOAT
-        weights = 2 * n_units * n_units  # a Hebbian matrix and its integer copy, or projections
-        for key in ("hidden", "ff_hidden"):
-            if key in params or "transformer" in model_id or "mlp" in model_id:
-                weights += _num(params.get(key), 512) * n_units * 2
-        if "modern" in model_id or "transformer" in model_id:
-            weights += n_cues * n_items * steps
-        out[f"{label} weights"] = weights * FLOAT
-        if "transformer" in model_id:
-            # the feed-forward layer is fitted on (ff_train_cues + 1) masked copies of every item,
-            # and each layer holds N x N query, key, value and output projections
-            samples = (_num(params.get("ff_train_cues"), 16) + 1) * n_items
-            out[f"{label} training"] = FIT_COPIES * samples * (n_units + _num(params.get("ff_hidden"), 512)) * FLOAT
-            out[f"{label} weights"] += 4 * n_units * n_units * max(_num(params.get("n_layers"), 1), 1) * FLOAT
-        elif "mlp" in model_id:
-            # the readout is fitted on the items themselves
-            out[f"{label} training"] = FIT_COPIES * n_items * (n_units + _num(params.get("hidden"), 512)) * FLOAT
+        shape = MemoryShape(model_id, params, n_items, n_units, n_cues)
+        for part, nbytes in model_estimate(shape).items():
+            out[f"{label} {part}"] = nbytes
     return out
 
 
@@ -309,7 +374,7 @@ def check(doc: Any, lines: dict | None = None, source: str | None = None, limits
         biggest = max(parts, key=parts.get)
         detail = ", ".join(f"{k} {human(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])[:3])
         field = "cues" if biggest == "cues" else "patterns"
-        if biggest.endswith(" synapses"):
+        if biggest not in ("patterns", "cues"):
             label = biggest.rsplit(" ", 1)[0]
             models = doc.get("models") if isinstance(doc.get("models"), list) else []
             idx = next((i for i, m in enumerate(models) if isinstance(m, dict)

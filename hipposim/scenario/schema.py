@@ -124,9 +124,60 @@ class CueSpec(Strict):
     repeats: int = Field(1, gt=0, description="cues per target (different random masks/noise)")
 
 
+# --------------------------------------------------------------------------- training corruptions
+
+class RandomMaskCorruption(Strict):
+    """Hide a fraction, drawn uniformly in [0, max_hidden), of random units."""
+
+    kind: Literal["random_mask"]
+    weight: float = Field(ge=0, le=1, description="probability that a training copy is made this way")
+    max_hidden: float = Field(0.6, gt=0, lt=1, description="largest fraction of units hidden")
+
+
+class RegionCorruption(Strict):
+    """Hide one of the listed image regions (images only)."""
+
+    kind: Literal["region"]
+    weight: float = Field(ge=0, le=1, description="probability that a training copy is made this way")
+    regions: list[Literal[stimuli.REGIONS]] = Field(min_length=1,  # type: ignore[valid-type]
+                                                    description="image regions, one drawn per copy")
+
+
+class FlipCorruption(Strict):
+    """Flip the sign of a fraction, drawn uniformly in [0, max_fraction), of random units."""
+
+    kind: Literal["flip"]
+    weight: float = Field(ge=0, le=1, description="probability that a training copy is made this way")
+    max_fraction: float = Field(0.3, gt=0, lt=0.5, description="largest fraction of units flipped")
+
+
+Corruption = Annotated[Union[RandomMaskCorruption, RegionCorruption, FlipCorruption],
+                       Field(discriminator="kind")]
+
+
+class TrainingSpec(Strict):
+    """The one corruption distribution every trained model draws its training cues from.
+
+    The MLP and autoencoder baselines and the Transformer's feed-forward layer
+    are each fitted on the stored items and ``copies`` corrupted copies of each,
+    every copy drawn from ``mixture`` (see :func:`hipposim.stimuli.corruption_copies`).
+    """
+
+    copies: int = Field(16, ge=1, le=1000, description="corrupted training copies per item")
+    mixture: list[Corruption] = Field(min_length=1, description="corruptions and their weights (sum 1)")
+
+    @field_validator("mixture")
+    @classmethod
+    def _sums_to_one(cls, mixture: list) -> list:
+        total = sum(c.weight for c in mixture)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"the weights sum to {total:g}; expected weights that sum to 1")
+        return mixture
+
+
 # --------------------------------------------------------------------------- models
 
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would let a trailing newline pass
 
 
 class ModelSpec(Strict):
@@ -272,6 +323,8 @@ class Scenario(Strict):
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     sweep: SweepSpec | None = None
+    training: TrainingSpec | None = Field(None, description="corruption mixture of every trained model's "
+                                                            "training cues")
 
     # set by hipposim.scenario.loading: the document as written, its line map and file
     _document: dict | None = PrivateAttr(None)
@@ -320,6 +373,9 @@ class Scenario(Strict):
             _check_ref(cue.other, self.patterns)
         if cue.region is not None and not isinstance(self.patterns, ImagePatterns):
             raise ValueError("cues.region applies to image patterns only; use cues.fraction")
+        if self.training is not None and not isinstance(self.patterns, ImagePatterns):
+            if any(c.kind == "region" for c in self.training.mixture):
+                raise ValueError("training.mixture: a 'region' corruption applies to image patterns only")
         return self
 
     def with_seed(self, seed: int, origin: str = "--seed") -> "Scenario":

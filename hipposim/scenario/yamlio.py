@@ -140,7 +140,15 @@ def load_yaml_file(path: str | Path) -> tuple[Any, dict[str, int]]:
     if not path.is_file():
         raise ScenarioError(f"'{path}' is not a file", str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        # the size is checked before the file is read, and no more than the limit is ever read
+        # (a file that grows meanwhile, or that stat misreports, is cut at MAX_BYTES + 1)
+        if path.stat().st_size > MAX_BYTES:
+            raise ScenarioError(f"file is larger than {MAX_BYTES} bytes; a scenario is a short text", str(path))
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ScenarioError(f"file is larger than {MAX_BYTES} bytes; a scenario is a short text", str(path))
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"cannot read the file: {exc}", str(path)) from None
     return load_yaml_text(text, str(path))
