@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from hipposim.contract import Model, Params, standard_dataset
-from hipposim.functional.attention import feed_forward, layer_norm
+from hipposim.functional.attention import ACTIVATIONS, feed_forward, layer_norm
 from hipposim.functional.coding import saturating_readout
 from hipposim.functional.retrieval import overlaps
 from hipposim.functional.ridge import ridge_regression
@@ -71,15 +71,17 @@ class MLPBaseline(Model):
     @classmethod
     def memory_estimate(cls, shape) -> dict:
         """Peak bytes of a run (:mod:`hipposim.scenario.limits`): the result arrays, the random features
-        ``hidden x N``, the readout and the ridge fit's ``hidden x hidden`` Gram matrix, and the training set of ``(train_cues + 1) P`` samples of
+        ``hidden x N``, the readout and the ridge fit's Gram matrix (``hidden`` or samples squared, whichever is smaller), and the training set of ``(train_cues + 1) P`` samples of
         ``N + hidden`` numbers, :data:`~hipposim.scenario.limits.FIT_COPIES` times."""
         from hipposim.scenario.limits import FIT_COPIES, FLOAT, generic_estimate
 
         n, p = shape.n_units, shape.n_items
         hidden = shape.num("hidden", 512)
         out = generic_estimate(shape)
-        out["weights"] += (4 * hidden * n + 2 * hidden * hidden) * FLOAT  # features, readout, ridge Gram matrix
-        out["training"] = FIT_COPIES * (shape.num("train_cues", 0) + 1) * p * (n + hidden) * FLOAT
+        samples = (shape.num("train_cues", 0) + 1) * p
+        gram = min(samples, hidden)  # the ridge fit solves the smaller of its primal and dual forms
+        out["weights"] += (4 * hidden * n + 2 * gram * gram) * FLOAT  # features, readout, ridge Gram matrix
+        out["training"] = FIT_COPIES * samples * (n + hidden) * FLOAT
         return out
 
     @classmethod
@@ -98,7 +100,7 @@ class MLPBaseline(Model):
         b1 = 0.5 * rng.standard_normal(p.hidden)
         inputs, targets = training_inputs(items[:k], stimulus, p.train_cues, p.train_max_hidden, p.train_mask,
                                           rng)
-        hidden = feed_forward(self._norm(inputs), w1, b1, np.eye(p.hidden), np.zeros(p.hidden), p.activation)
+        hidden = ACTIVATIONS[p.activation](self._norm(inputs) @ w1 + b1)  # the FF layer's hidden units
         design = np.hstack([hidden, np.ones((len(hidden), 1))])
         solution = ridge_regression(design, targets, p.ridge_alpha)
         self.readout_, self.readout_bias_ = solution[:-1], solution[-1]

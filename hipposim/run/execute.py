@@ -1,6 +1,8 @@
 """Run the models of a scenario on one shared stimulus, each with its own seeded generator."""
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import traceback
 from typing import Any
@@ -75,8 +77,12 @@ def execute_task(point_scenario: dict, key: str, root: str | None = None) -> dic
             record["traceback"] = "\n".join(e["traceback"] for e in errors.values())
     record["elapsed_s"] = time.perf_counter() - t0
     if root is not None:
-        from .sweep import point_hash
-
         record["scenario_sha256"] = point_hash(point_scenario)
         RunFolder(root).write_json(f"{TASKS}/{key}.json", record)
     return record
+
+
+def point_hash(point_scenario: dict) -> str:
+    """The full SHA-256 of a normalised point scenario (a task record carries it; a resume checks it)."""
+    blob = json.dumps(point_scenario, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()

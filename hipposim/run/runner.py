@@ -17,6 +17,7 @@ from ..errors import HipposimError, RunFailed  # noqa: F401
 from ..scenario import Scenario
 from ..stimuli import build_stimulus
 from .execute import run_models
+from .folder import check_outputs, kept  # noqa: F401  (public here too)
 from .sweep import run_sweep
 from .folder import MANIFEST, RunData, package_versions, prepare_output, utc_now, write_status
 from .signals import interruptible, status_of
@@ -50,51 +51,11 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
         folder.release()
 
 
-def kept(exc: BaseException, folder) -> None:
-    """Say in the error that an ``--overwrite`` that did not finish left the previous result as it was."""
-    note = f" (the previous result in '{folder.final}' is unchanged)"
-    if isinstance(exc, HipposimError) and exc.args:
-        exc.args = (f"{exc.args[0]}{note}",) + exc.args[1:]
-    elif not isinstance(exc, KeyboardInterrupt):
-        exc.args = (f"{exc.args[0] if exc.args else exc}{note}",)
-
-
 def run_outputs(scenario: Scenario) -> tuple[list[str], list[str]]:
     """The files and folders a run of ``scenario`` writes, relative to its folder."""
     traces = scenario.output.traces
     files = [MANIFEST, "metrics.json", "stimulus.nc"] + [f"{traces}/{spec.name}.nc" for spec in scenario.models]
     return files, [traces, scenario.output.figures]
-
-
-def check_outputs(outputs: tuple[list[str], list[str]], source: str | None) -> None:
-    """Refuse (exit 2, before any work) outputs that would land on one another: two files at one path
-    (a model labelled ``stimulus`` with ``traces: ./`` writes over ``stimulus.nc``), or a file where a
-    folder must be, or a bookkeeping file of the folder."""
-    import posixpath
-
-    from ..errors import Problem, ScenarioError
-    from .lock import LOCK_FILES
-
-    files, folders = outputs
-    norm = lambda p: posixpath.normpath(str(p).replace("\\", "/"))  # noqa: E731
-    seen: dict[str, str] = {}
-    for f in files:
-        key = norm(f).casefold()  # two names differing only in case are one file on some disks
-        if key in seen:
-            raise ScenarioError(Problem(f"two outputs of this run are the same file '{norm(f)}' ('{seen[key]}' and "
-                                        f"'{f}'); give the model another label or output.traces another "
-                                        "folder", "output.traces"), source)
-        if posixpath.basename(norm(f)) in LOCK_FILES:
-            raise ScenarioError(Problem(f"the output '{f}' is a bookkeeping file of the run folder", "models"),
-                                source)
-        seen[key] = f
-    dirs = {norm(d).casefold() for d in folders if norm(d) != "."}
-    for f in files:
-        parts = norm(f).casefold().split("/")
-        parents = {"/".join(parts[:i]) for i in range(1, len(parts))}
-        if norm(f).casefold() in dirs or parents & set(seen):
-            raise ScenarioError(Problem(f"the output '{f}' is also a folder of this run; choose other "
-                                        "output.traces / output.figures folders", "output"), source)
 
 
 def _run_into(scenario: Scenario, folder, progress: bool, figures: bool, source: str | None) -> RunData:

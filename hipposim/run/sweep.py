@@ -19,7 +19,6 @@ import itertools
 import json
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from .._version import __version__
 from ..errors import HipposimError, OutputError, Problem, ScenarioError
 from ..scenario import validate_data
 from ..scenario.paths import set_path
-from .execute import TASKS, execute_task, run_model  # noqa: F401  (execute_task: public here too)
+from .execute import TASKS, execute_task, point_hash, run_model  # noqa: F401  (execute_task: public here too)
 from .executors import (brian2_targets_of, local_dask_client, make_executor, model_ids_of, summary_line,
                         throughput)
 from .folder import MANIFEST, RunFolder, open_folder, package_versions, prepare_output, utc_now, write_status
@@ -160,12 +159,6 @@ def coordinate(path: str, values: list) -> tuple[np.ndarray, dict]:
         return np.array(values, dtype=str), {}
     return np.array([json.dumps(v, sort_keys=True) for v in values], dtype=str), {"encoding": "json",
                                                                                    "field": path}
-
-
-def point_hash(point_scenario: dict) -> str:
-    """The full SHA-256 of a normalised point scenario (a task record carries it; a resume checks it)."""
-    blob = json.dumps(point_scenario, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def scenario_hash(scenario) -> str:
@@ -352,7 +345,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
     check_workers(workers)
     source = source or scenario.source
     root = Path(out)
-    from .runner import check_outputs
+    from .folder import check_outputs
 
     check_outputs(([MANIFEST, "points.json", "sweep.nc", "fits.json"], [TASKS, scenario.output.figures]),
                   source)
@@ -475,7 +468,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             return ds
     except BaseException as exc:
         if folder.staging:
-            from .runner import kept
+            from .folder import kept
 
             kept(exc, folder)  # the replacement is discarded; the old sweep stays as it was
         elif previous is not None and written == 0:

@@ -11,10 +11,10 @@ whole seeds resampled).
 
 Run from the command line (each prints a JSON table)::
 
-    python -m hipposim.analysis.protocol held-out --seeds 10 11 12 13 14
-    python -m hipposim.analysis.protocol one-shot --seeds 10 11 12 13 14
-    python -m hipposim.analysis.protocol search --seeds 100 101 102
-    python -m hipposim.analysis.protocol basins --seeds 10 11 12 13 14
+    python -m hipposim.run.protocol held-out --seeds 10 11 12 13 14
+    python -m hipposim.run.protocol one-shot --seeds 10 11 12 13 14
+    python -m hipposim.run.protocol search --seeds 100 101 102
+    python -m hipposim.run.protocol basins --seeds 10 11 12 13 14
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def models(beta: float = 20.0, fit_items: int | None = None, **baseline) -> dict
 
 def score(ds, stim) -> dict[str, np.ndarray]:
     """Per-cue measures: raw m (penalises amplitude), m of the sign-thresholded state, probed accuracy."""
-    from .recall import item_space_metrics
+    from ..analysis.recall import item_space_metrics
 
     out = item_space_metrics(ds, stim)
     return {"m_raw": np.array(out["per_cue_item_overlap"]),
@@ -199,7 +199,7 @@ def basins(seeds, betas=(20.0, 3.0), names=("apple", "cup", "letter_t", "smiley"
     """
     from hipposim.models.transformer_block import TransformerBlock
 
-    from .jacobian import attention_sublayer_jacobian, basin_switching, jacobian_summary
+    from ..analysis.jacobian import attention_sublayer_jacobian, basin_switching, jacobian_summary
 
     out = {}
     for beta in betas:
@@ -225,7 +225,7 @@ def basins(seeds, betas=(20.0, 3.0), names=("apple", "cup", "letter_t", "smiley"
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hipposim.analysis.protocol", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hipposim.run.protocol", description=__doc__.split("\n")[0])
     parser.add_argument("protocol", choices=["held-out", "one-shot", "search", "basins"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13, 14])
     args = parser.parse_args(argv)
