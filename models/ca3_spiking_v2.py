@@ -263,8 +263,9 @@ class CA3SpikingV2(Model):
         """Peak bytes of a run (:func:`hipposim.scenario.limits.spiking_estimate`): CA3 (``n_e``), CA1
         (``ca1_per_ca3 n_e``) and their interneurons (``i_per_e``); EC -> CA3 (``p_pp 2 N`` per CA3 cell,
         also onto the interneurons), recurrent, Schaffer, E <-> I and EC -> CA1 (``2 rf_side^2`` per CA1
-        cell) synapses; all of it twice with the no-plasticity ``control`` copy; EC and mossy-fibre
-        timelines over ``P (t_encode + t_gap) + C (t_reset + t_recall)``."""
+        cell) synapses; all of it twice with the no-plasticity ``control`` copy; the 1-D timelines over
+        ``P (t_encode + t_gap) + C (t_reset + t_recall)`` that index the EC and mossy-fibre look-up tables
+        (one row per item and cue)."""
         from hipposim.scenario.limits import spiking_estimate
 
         n, p, c = shape.n_units, shape.n_items, shape.n_cues
@@ -280,8 +281,11 @@ class CA3SpikingV2(Model):
         seconds = (p * (shape.seconds("t_encode") + shape.seconds("t_gap"))
                    + c * (shape.seconds("t_reset") + shape.seconds("t_recall")))
         copies = 2 if shape.flag("control", True) else 1
-        return spiking_estimate(shape, cells=n_e + n_i + n_ca1 + n_ca1_i + 2 * n, synapses=synapses,
-                                inputs=n_e + 2 * n + 4, seconds=seconds, dt=shape.seconds("dt"), copies=copies)
+        out = spiking_estimate(shape, cells=n_e + n_i + n_ca1 + n_ca1_i + 2 * n, synapses=synapses,
+                               inputs=8, seconds=seconds, dt=shape.seconds("dt"), copies=copies)
+        # the EC and mossy-fibre drives are look-up tables, one row per item and cue, indexed by a timeline
+        out["tables"] = 3 * (p + c + 2) * (n_e + 2 * n) * 8.0
+        return out
 
     records = ("overlap_control", "overlap_ca1", "overlap_ca1_ec_code", "reconstruction_window",
                "reconstruction_window_control", "cue_known", "rate_ca3_e", "rate_ca3_i", "rate_ca1_e",

@@ -13,7 +13,9 @@ items at which the recalled fraction falls to 0.5, and ``k`` of
     python tests/studies/ca3_capacity.py --n-e 1000 --p-ee 0.1 0.2 --counts 16 32 64 96 --out ca3_capacity
     python tests/studies/ca3_capacity.py --n-e 4000 --p-ee 0.025 0.05 --counts 16 32 64 96 --out ca3_capacity_4000
 
-writes ``<out>.json`` (every point and the fit) and ``<out>.png``.
+writes ``<out>.json`` (every point and the fit) and ``<out>.png``; ``<out>.jsonl`` keeps each finished
+point, so a rerun with more counts or seeds computes only the new ones. A network that runs away
+(a population above ``max_rate``) counts as recalling nothing.
 """
 from __future__ import annotations
 
@@ -45,15 +47,21 @@ def recalled_fraction(n_e: int, p_ee: float, n_items: int, seed: int) -> dict:
     from hipposim.analysis.completion import completion_scores
     from hipposim.models.ca3_spiking_v3 import CA3SpikingV3
 
+    from hipposim.errors import ModelError
+
     stim = items_and_cues(n_items, seed)
     t0 = time.perf_counter()
-    ds = CA3SpikingV3(n_e=n_e, p_ee=p_ee).run(stim, np.random.default_rng([seed, n_items, 1]))
+    row = {"n_e": n_e, "p_ee": p_ee, "C": p_ee * n_e, "count": n_items, "seed": seed}
+    try:
+        ds = CA3SpikingV3(n_e=n_e, p_ee=p_ee).run(stim, np.random.default_rng([seed, n_items, 1]))
+    except ModelError as exc:  # an overloaded network that runs away recalls nothing
+        if "runaway" not in str(exc):
+            raise
+        return {**row, "window_pass": 0.0, "best_at_end": 0.0, "runaway": str(exc),
+                "wall_s": time.perf_counter() - t0}
     scores = completion_scores(ds)
-    return {"n_e": n_e, "p_ee": p_ee, "C": p_ee * n_e, "count": n_items, "seed": seed,
-            "window_pass": float(np.mean(scores["window_pass"])),
-            "best_at_end": float(np.mean(scores["best_at_end"])),
-            "coding_level": float(ds.attrs.get("coding_level", np.nan)) if "coding_level" in ds.attrs else None,
-            "wall_s": time.perf_counter() - t0}
+    return {**row, "window_pass": float(np.mean(scores["window_pass"])),
+            "best_at_end": float(np.mean(scores["best_at_end"])), "wall_s": time.perf_counter() - t0}
 
 
 def fit(points: list[dict], coding_level: float) -> dict:
@@ -108,11 +116,22 @@ def main(argv=None) -> int:
     from hipposim.models.ca3_spiking_v3 import CA3SpikingV3Params
 
     a = CA3SpikingV3Params().coding_level
+    log = args.out + ".jsonl"  # every finished point, one per line: a rerun skips them
+    done = {}
+    if os.path.exists(log):
+        with open(log) as fh:
+            for line in fh:
+                row = json.loads(line)
+                done[(row["n_e"], row["p_ee"], row["count"], row["seed"])] = row
     points = []
     for p_ee in args.p_ee:
         for n in args.counts:
             for seed in args.seeds:
-                row = recalled_fraction(args.n_e, p_ee, n, seed)
+                row = done.get((args.n_e, p_ee, n, seed))
+                if row is None:
+                    row = recalled_fraction(args.n_e, p_ee, n, seed)
+                    with open(log, "a") as fh:
+                        fh.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)
                 points.append(row)
     result = {"points": points, **fit(points, a)}
