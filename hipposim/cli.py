@@ -23,7 +23,20 @@ from .errors import HipposimError
 
 
 def _default_out(scenario, kind: str = "runs") -> Path:
-    return Path(kind) / scenario.name
+    from .run.folder import checked_name
+
+    return Path(kind) / checked_name(scenario.name, scenario.source or "the scenario")
+
+
+def _out(args) -> Path | None:
+    """``--out`` as given (None when absent); an empty one is refused, not taken for the default."""
+    if args.out is None:
+        return None
+    if not str(args.out).strip():
+        from .errors import OutputError
+
+        raise OutputError("--out is empty; name the folder to write, or leave --out out for the default")
+    return Path(args.out)
 
 
 def cmd_run(args) -> int:
@@ -32,8 +45,15 @@ def cmd_run(args) -> int:
 
     scenario = load_scenario(args.scenario)
     if args.seed is not None:
+        if scenario.sweep is not None:
+            from .errors import Problem, ScenarioError
+
+            raise ScenarioError(Problem("--seed applies to a single run; the seeds of a sweep's tasks are "
+                                        "sweep.seeds, so set them there", "sweep.seeds",
+                                        scenario.lines.get("sweep.seeds", scenario.lines.get("sweep"))),
+                                args.scenario)
         scenario = scenario.with_seed(args.seed, "--seed")
-    out = Path(args.out) if args.out else _default_out(scenario, "sweeps" if scenario.sweep else "runs")
+    out = _out(args) or _default_out(scenario, "sweeps" if scenario.sweep else "runs")
     if scenario.sweep is not None:
         return _sweep(scenario, out, args, executor="serial")
     run = run_scenario(scenario, out, overwrite=args.overwrite, progress=not args.quiet,
@@ -83,7 +103,7 @@ def cmd_sweep(args) -> int:
     scenario = load_scenario(args.scenario)
     if scenario.sweep is None:
         raise HipposimError(f"{args.scenario}: the scenario has no 'sweep' section; use `hipposim run`")
-    out = Path(args.out) if args.out else _default_out(scenario, "sweeps")
+    out = _out(args) or _default_out(scenario, "sweeps")
     executor = "serial" if args.serial else "local"
     return _sweep(scenario, out, args, executor)
 
@@ -167,12 +187,16 @@ def cmd_images(args) -> int:
 
 def cmd_plot(args) -> int:
     from .errors import RunFailed
-    from .run.folder import RunFolder, load_run, open_dataset, read_manifest
+    from .run.folder import Incomplete, RunFolder, load_run, open_dataset, read_manifest
+    from .run.signals import interruptible
 
     root = Path(args.run_dir)
     manifest = read_manifest(root)
     if manifest["kind"] == "comparison":
         raise HipposimError(f"'{root}' is a comparison folder; its figures are drawn by `hipposim compare`")
+    if manifest["kind"] == "sweep" and manifest.get("status") not in ("complete", "partial"):
+        raise Incomplete(f"sweep folder '{root}' did not finish (status '{manifest.get('status')}'); "
+                         "finish it with `hipposim sweep --resume`")
     output = manifest["scenario"].get("output", {})
     output = output if isinstance(output, dict) else {}
     formats = args.format or output.get("formats", ["png"])
@@ -185,7 +209,7 @@ def cmd_plot(args) -> int:
     if manifest.get("kind") == "sweep":
         from .plotting.sweep import plot_sweep
 
-        ds = open_dataset(root / "sweep.nc", "the sweep results")
+        ds = open_dataset(folder.path("sweep.nc"), "the sweep results")
         draw = lambda: plot_sweep(ds, folder, subdir, formats)  # noqa: E731
     else:
         from .plotting import plot_run
@@ -195,7 +219,9 @@ def cmd_plot(args) -> int:
     from .run.lock import FolderLock
 
     try:
-        with FolderLock(root):  # a folder that a run or sweep is still writing is refused with its pid
+        # a folder that a run or sweep is still writing is refused with its pid; a signal removes
+        # the figure being written (every figure is written to a temporary name and renamed)
+        with FolderLock(root), interruptible():
             written = draw()
     except HipposimError:
         raise
@@ -216,14 +242,19 @@ def cmd_compare(args) -> int:
 def cmd_export(args) -> int:
     """``hipposim export RUN_DIR --to nwb [--out FILE]``: the run in the field's formats."""
     from .export import load_run_folder, require
+    from .run.folder import MANIFEST, checked_name
+    from .run.signals import interruptible
 
     if args.to == "nwb":
         require("pynwb")  # before loading anything: a base install learns which extra it needs
         from .export.nwb import to_nwb
 
+        out = _out(args)
         run = load_run_folder(args.run_dir)
-        out = Path(args.out) if args.out else Path(args.run_dir) / f"{run.scenario.get('name', 'run')}.nwb"
-        written = to_nwb(run, out, overwrite=args.overwrite)
+        if out is None:  # the name is read back from the manifest: checked again before it becomes a path
+            out = Path(args.run_dir) / f"{checked_name(run.scenario.get('name'), str(Path(args.run_dir) / MANIFEST))}.nwb"
+        with interruptible():  # a signal removes the partial file
+            written = to_nwb(run, out, overwrite=args.overwrite)
     print(f"wrote {written}")
     return 0
 
@@ -433,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
-        with limits.raised(getattr(args, "max_memory", None), getattr(args, "max_tasks", None)):
+        with limits.raised(getattr(args, "max_memory", None), getattr(args, "max_tasks", None)), \
+                private_tempdir():
             return int(args.func(args) or 0)
     except HipposimError as exc:
         _report(f"error: {exc}", debug)
@@ -454,6 +486,55 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a fault, not bad input: one line, the traceback only with --debug
         _report(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", debug)
         return 1
+
+
+TEMP_PREFIX = "hipposim-"
+
+
+@contextmanager
+def private_tempdir():
+    """Temporary files of this command (Brian2's debug log and script copy, worker scratch) go into a
+    folder of its own under $TMPDIR, removed when the command ends; folders left by a process that
+    was killed (its pid no longer runs) are removed by the next command."""
+    import os
+    import re
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.gettempdir())
+    try:
+        for child in base.glob(f"{TEMP_PREFIX}*"):
+            m = re.fullmatch(rf"{TEMP_PREFIX}(\d+)-\w+", child.name)
+            if not m or child.is_symlink() or not child.is_dir() or child.stat().st_uid != os.getuid():
+                continue
+            try:
+                os.kill(int(m.group(1)), 0)
+            except ProcessLookupError:
+                shutil.rmtree(child, ignore_errors=True)
+            except (PermissionError, OverflowError):
+                pass
+        private = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=base)
+    except OSError:
+        yield
+        return
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = private, private
+    try:
+        yield
+    finally:
+        import sys as _sys
+
+        if "brian2.utils.logger" in _sys.modules:  # its files are removed with the folder, not at exit
+            logger = _sys.modules["brian2.utils.logger"].BrianLogger
+            if getattr(logger, "file_handler", None) is not None:
+                logger.file_handler.close()
+            logger.tmp_log = logger.tmp_script = None
+        tempfile.tempdir = saved_dir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def _report(message: str, debug: bool) -> None:

@@ -119,9 +119,11 @@ def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = Non
     base = runs[0]
     results: dict[str, Any] = {}
     reruns: dict[str, Any] = {}
-    for run in runs:
+    for i, run in enumerate(runs):
         for label, ds in run.results.items():
             key = label if label not in results else f"{run.root.name}/{label}"
+            if key in results:  # runs of one name in different folders: number them, never drop one
+                key = f"run{i + 1}/{label}"
             results[key] = ds
             reruns[key] = _rerun(run, label)
     from .scenario import AnalysisSpec
@@ -159,7 +161,19 @@ def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = Non
 
 
 def compare_main(args) -> int:
-    """``hipposim compare`` (see ``hipposim compare --help``)."""
+    """``hipposim compare`` (see ``hipposim compare --help``).
+
+    Everything that can be refused is refused before any work (exit 2): a scenario with a sweep, two
+    scenarios of one name (their runs would share a folder), a name read back from a manifest that
+    is not a scenario name. The comparison folder's manifest says "running" from the start and
+    "failed" or "interrupted" if the comparison does not finish; an ``--overwrite`` that does not
+    finish leaves the old comparison as it was.
+    """
+    import traceback
+
+    from .errors import OutputError
+    from .run.folder import Incomplete, checked_name, write_status
+    from .run.signals import interruptible, status_of
     from .scenario import load_scenario
 
     inputs = [Path(p) for p in args.inputs]
@@ -169,14 +183,29 @@ def compare_main(args) -> int:
         if p.is_dir():
             try:
                 runs.append(load_run(p))
-            except RunFailed as exc:
-                raise HipposimError(f"{exc}; compare needs finished runs") from None
+            except (RunFailed, Incomplete) as exc:
+                raise OutputError(f"{exc}; compare needs finished runs") from None
         else:
-            scenarios.append((p, load_scenario(p)))  # validated before anything is written
+            scenario = load_scenario(p)  # validated before anything is written
+            if scenario.sweep is not None:
+                raise HipposimError(f"{p}: the scenario has a 'sweep' section; compare runs one scenario "
+                                    "(or finished run folders): drop the sweep, or use `hipposim sweep`")
+            scenarios.append((p, scenario))
+    names = [s.name for _, s in scenarios]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise HipposimError(f"two scenarios are named {dupes[0]!r}; their runs would share the folder "
+                            f"runs/{dupes[0]}: give each scenario its own name")
     if runs:
         check_comparable(runs)
-    name = scenarios[0][1].name if scenarios else runs[0].scenario.get("name", "comparison")
-    out = Path(args.out) if args.out else Path("comparisons") / name
+    if args.out is not None and not str(args.out).strip():
+        raise OutputError("--out is empty; name the folder to write, or leave --out out for the default")
+    if args.out:
+        out = Path(args.out)
+    else:
+        name = (scenarios[0][1].name if scenarios
+                else checked_name(runs[0].scenario.get("name", "comparison"), str(runs[0].root / MANIFEST)))
+        out = Path("comparisons") / name
     for p in inputs:  # an input is never cleared nor written into
         here, there = out.resolve(), p.resolve()
         if here == there or here in there.parents or there in here.parents:
@@ -185,10 +214,31 @@ def compare_main(args) -> int:
     folder = prepare_output(out, args.overwrite)
     from .run import run_scenario
 
-    for path, scenario in scenarios:
-        runs.append(run_scenario(scenario, out / "runs" / scenario.name, progress=not args.quiet,
-                                 source=str(path)))
-    table = compare_runs(runs, folder)
+    manifest = {"kind": "comparison", "status": "running", "inputs": [str(p) for p in inputs],
+                "versions": package_versions(), "started": utc_now()}
+    try:
+        with interruptible():
+            try:
+                folder.write_json(MANIFEST, manifest)
+                for path, scenario in scenarios:
+                    run = run_scenario(scenario, folder.root / "runs" / scenario.name, progress=not args.quiet,
+                                       source=str(path))
+                    run.root = folder.final / "runs" / scenario.name  # where it is once the folder is done
+                    runs.append(run)
+                table = compare_runs(runs, folder)
+            except BaseException as exc:
+                if folder.staging:
+                    from .run.runner import kept
+
+                    kept(exc, folder)
+                else:
+                    manifest.update(status=status_of(exc), finished=utc_now(),
+                                    error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+                    write_status(folder, manifest)
+                raise
+            folder.commit()
+    finally:
+        folder.release()
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for label, m in table.items():
         print(f"{label:<24} item overlap {m['final_overlap']:.3f}  success {m['success']!s:<5}  "

@@ -78,7 +78,7 @@ def test_failed_run_leaves_a_failed_manifest(tmp_path, monkeypatch):
         run_scenario(loads_scenario(text), tmp_path / "run", progress=False)
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "activity diverged" in manifest["error"]
-    with pytest.raises(RunFailed, match="did not finish"):
+    with pytest.raises(OutputError, match="did not finish"):
         load_run(tmp_path / "run")
 
 

@@ -631,3 +631,86 @@ def test_plot_refuses_a_folder_that_another_process_is_writing(finished_run):
         lock.release()
     assert run_cli(["plot", finished_run])[0] == 0
     assert (finished_run / "figures" / "overlap.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- compare and the command line
+
+def test_compare_refuses_two_scenarios_of_one_name_before_simulating(tmp_path, tiny, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    twin = tmp_path / "twin.yaml"
+    twin.write_text(TINY)
+    code, _, err = run_cli(["compare", tiny, twin, "--out", tmp_path / "cmp", "--quiet"])
+    assert code == 2 and "named 'tiny'" in err, err
+    assert_clean(err)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_refuses_a_sweep_before_running_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(SWEEP)
+    code, _, err = run_cli(["compare", sweep, "--out", tmp_path / "cmp", "--quiet"])
+    assert code == 2 and "sweep" in err, err
+    assert_clean(err)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_keeps_every_run_when_folder_names_and_labels_collide(tmp_path, tiny):
+    runs = []
+    for parent in ("a", "b", "c"):
+        out = tmp_path / parent / "tiny"
+        assert run_cli(["run", tiny, "--out", out, "--quiet", "--no-figures"])[0] == 0
+        runs.append(out)
+    cmp = tmp_path / "cmp"
+    code, out, err = run_cli(["compare", *runs, "--out", cmp, "--quiet"])
+    assert code == 0, err
+    keys = list(json.loads((cmp / "metrics.json").read_text()))
+    assert len(keys) == 3 * 2 and len(set(keys)) == 6, keys  # two models in each of three runs: none dropped
+    assert manifest_of(cmp)["status"] == "complete"
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_an_empty_out_is_refused_not_taken_for_the_default(tmp_path, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP if command == "sweep" else TINY)
+    code, _, err = run_cli([command, path, "--out", "", "--quiet"])
+    assert code == 2 and "--out is empty" in err, err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "sweeps").exists()
+
+
+def test_seed_option_on_a_sweep_is_refused_naming_sweep_seeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP)
+    code, _, err = run_cli(["run", path, "--seed", "12345", "--out", tmp_path / "o", "--quiet"])
+    assert code == 2 and "sweep.seeds" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_name_ending_in_a_newline_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(TINY.replace("name: tiny", 'name: "tiny\\n"'))
+    code, _, err = run_cli(["validate", path])
+    assert code == 2 and "name" in err, err
+    assert not any(tmp_path.glob("runs/*"))
+
+
+def test_brian2_temporary_files_go_with_the_command(tmp_path, monkeypatch):
+    """Brian2's debug log and script copy live in a folder of the command's own, removed at its end."""
+    pytest.importorskip("brian2")
+    import os
+
+    base = tmp_path / "tmp"
+    base.mkdir()
+    monkeypatch.setenv("TMPDIR", str(base))
+    monkeypatch.setattr(tempfile, "tempdir", str(base))
+    text = TINY + "  - id: ca3-spiking-v1\n    label: ca3\n    params: {n_e: 200, target: numpy, t_encode: 60 ms, " \
+                  "t_recall: 40 ms}\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    code, _, err = run_cli(["run", path, "--out", tmp_path / "o", "--quiet", "--no-figures"])
+    assert code == 0, err
+    assert os.listdir(base) == []
+    assert os.environ["TMPDIR"] == str(base)
