@@ -1,6 +1,6 @@
 """A spiking CA3 -> CA1 -> cortex model in Brian2 whose recurrent synapses learn online.
 
-Circuit (DESIGN.md section 2; field notes in section 6):
+Circuit (Marr 1971; Treves & Rolls 1994; the README's spiking CA3 sections):
 
 * **EC** (entorhinal input layer): two Poisson channels per item unit, an "on"
   channel that fires at ``ec_rate`` when the unit is +1 (or 1) and an "off"
@@ -43,7 +43,7 @@ presented for ``t_recall`` with full recurrent transmission; synapses learn at
 recall only if ``plasticity_at_recall``.
 
 Overlap: m_mu(t) is the Pearson correlation between the vector of CA3 spike
-counts in a ``bin`` window and the CA3 code of item mu (DESIGN.md section 2).
+counts in a ``bin`` window and the CA3 code of item mu.
 CA1's code of an item is CA1's own activity while the item was presented (its
 spike counts over the readout samples of encoding): that is the pattern the
 Schaffer collaterals learn to evoke and the cortex readout is fitted on.

@@ -17,6 +17,8 @@ import hipposim
 from hipposim.analysis.jacobian import (field_jacobian, finite_difference_jacobian, jacobian_variability,
                                         modern_jacobian, result_jacobian, softmax_jacobian,
                                         spiking_rate_jacobian)
+from hipposim.run.protocol import HELD_OUT, MIXTURE_TOP_HELD_OUT
+from hipposim.run.protocol import models as protocol_models
 from hipposim.analysis.recall import item_overlap_trajectory, item_space_metrics, probed_units
 from hipposim.analysis.weights import comparison_metrics, memory_size
 from hipposim.contract import standard_dataset
@@ -29,10 +31,11 @@ from hipposim.models.transformer_block import TransformerBlock
 from hipposim.stimuli import Stimulus, masked_cue, noisy_cue, random_bipolar
 
 IMAGES = ["apple", "cup", "heart", "house", "letter_a", "letter_t", "smiley", "star"]
-SEEDS = [0, 1, 2]
+#: seeds of these tests, apart from the README's (7, 0-2) and the documented numbers' (10-14, 100-102)
+SEEDS = [41, 42]
 
 
-def image_stimulus(cues: str, seed: int = 0, names=IMAGES):
+def image_stimulus(cues: str, seed: int = 0, names=IMAGES, training=None):
     scenario = hipposim.loads_scenario(f"""
 name: fair
 seed: {seed}
@@ -40,7 +43,7 @@ patterns: {{kind: images, names: {list(names)}}}
 cues: {cues}
 models: [{{id: hopfield-classical-v1}}]
 """)
-    return hipposim.build_stimulus(scenario)
+    return dataclasses.replace(hipposim.build_stimulus(scenario), training=training)
 
 
 def item_m(ds, stim) -> np.ndarray:
@@ -104,50 +107,46 @@ models: [{id: hopfield-sparse-v1}]
     assert out["item_overlap"] == pytest.approx(1.0) and out["probed_accuracy"] == pytest.approx(1.0)
 
 
-# --------------------------------------------------------------------------- baselines trained honestly
+# --------------------------------------------------------------------------- baselines trained alike
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_honest_mlp_reaches_085_on_the_cue_type_it_was_trained_on(seed):
-    """Measured: 1.00 on every image trained and cued with left-half masks; 0.86-0.89 mean with random masks."""
-    left = image_stimulus("{kind: masked, region: left_half}", seed)
-    assert item_m(MLPBaseline(train_mask="left_half").run(left, np.random.default_rng(seed)), left).min() >= 0.85
-    scattered = image_stimulus("{kind: masked, fraction: 0.3, repeats: 2}", seed)
-    ds = MLPBaseline().run(scattered, np.random.default_rng(seed))
-    assert item_m(ds, scattered).mean() >= 0.85
-    # and it is no copy of the cue: the hidden units are filled in
-    assert item_space_metrics(ds, scattered)["probed_accuracy"] >= 0.95
+def test_baselines_learn_the_cue_types_of_their_training_mixture(seed):
+    """Trained on the declared mixture (random masks, left/right halves, flips), cued with left halves.
 
-
-@pytest.mark.parametrize("seed", SEEDS[:2])
-def test_autoencoder_learns_its_trained_cue_type(seed):
-    """Backprop-trained denoising autoencoder, left-half masks: measured 0.98-1.00 per image."""
-    left = image_stimulus("{kind: masked, region: left_half}", seed)
-    ds = DenoisingAutoencoder(train_mask="left_half").run(left, np.random.default_rng(seed))
-    assert item_m(ds, left).min() >= 0.9
-    assert ds.attrs["stored_numbers"] == 256 * 256 * 2 + 256 + 256
+    Measured (seeds 31-35): MLP m 0.97-1.00, autoencoder 0.95-0.99, both probed accuracy 1.00.
+    """
+    left = image_stimulus("{kind: masked, region: left_half}", seed, training=MIXTURE_TOP_HELD_OUT)
+    for model in (MLPBaseline(), DenoisingAutoencoder()):
+        ds = model.run(left, np.random.default_rng(seed))
+        assert ds.attrs["training"].startswith("scenario mixture")
+        out = item_space_metrics(ds, left)
+        assert out["probed_accuracy"] >= 0.95 and out["sign_item_overlap"] >= 0.95, type(model).__name__
 
 
 # --------------------------------------------------------------------------- held-out cue types
 
-@pytest.mark.parametrize("cue", ["{kind: masked, region: top_half}", "{kind: noisy, fraction: 0.2}"],
-                         ids=["top-half", "20%-flipped"])
+@pytest.mark.parametrize("key", ["top_half", "flips_20"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_held_out_cue_types_separate_memories_from_trained_networks(cue, seed):
-    """Baselines trained on left-half masks, cued with top halves or 20% flipped units.
+def test_held_out_cue_types_with_every_model_trained_alike(key, seed):
+    """Every trained model (MLP, autoencoder, the Transformer's FF) learns from one mixture that never
+    produces the test cue type. Orderings asserted on amplitude-free measures (probed accuracy, m of the
+    sign-thresholded state); no bound is put on how well a baseline may do.
 
-    Measured (seeds 0-2): modern and Transformer 1.00; MLP 0.76-0.79 (top) and 0.72 (flips, where its
-    residual keeps the flipped units: probed accuracy 0.01-0.02); autoencoder 0.66-0.68 and 0.67-0.74.
+    Measured (seeds 31-35, probed accuracy): top halves: modern and Transformer 1.00, MLP 0.90-0.96,
+    autoencoder 0.96-0.98; 20 % flips: memories 1.00, autoencoder 0.985-0.998, MLP 0.08-0.28 (its residual
+    keeps the flipped cue).
     """
-    stim = image_stimulus(cue, seed)
-    memory = {k: item_m(m.run(stim, np.random.default_rng(seed)), stim) for k, m in memories().items()}
-    trained = {"mlp": item_m(MLPBaseline(train_mask="left_half").run(stim, np.random.default_rng(seed)), stim),
-               "autoencoder": item_m(DenoisingAutoencoder(train_mask="left_half").run(
-                   stim, np.random.default_rng(seed)), stim)}
-    for name, m in memory.items():
-        assert m.min() >= 0.95, name
-    for name, m in trained.items():
-        assert m.mean() <= 0.85, name
-        assert min(v.mean() for v in memory.values()) - m.mean() >= 0.1, name
+    cue, mixture = HELD_OUT[key]
+    stim = image_stimulus(cue, seed, training=mixture)
+    scores = {name: item_space_metrics(make().run(stim, np.random.default_rng(seed)), stim)
+              for name, make in protocol_models().items() if name != "classical"}
+    for name in ("modern", "transformer"):
+        assert scores[name]["probed_accuracy"] >= 0.99 and scores[name]["item_overlap"] >= 0.95, name
+    memory = min(scores[n]["probed_accuracy"] for n in ("modern", "transformer"))
+    for name in ("mlp", "autoencoder"):
+        assert memory >= scores[name]["probed_accuracy"] - 1e-9, name
+        # raw m, labelled: it penalises amplitude, and the memories still lead on it
+        assert scores["modern"]["item_overlap"] > scores[name]["item_overlap"], name
 
 
 # --------------------------------------------------------------------------- one-shot storage
@@ -156,23 +155,27 @@ def test_held_out_cue_types_separate_memories_from_trained_networks(cue, seed):
 def test_one_shot_storage_of_a_new_image(seed):
     """Seven images are trained on; the eighth arrives after training and goes into memory without retraining.
 
-    Measured (seeds 0-2, new item star or apple): modern 1.00, Transformer 0.96-0.98 (its FF never saw the
-    item); the MLP 0.61-0.66 and the autoencoder 0.26-0.39 on the new item, against >= 0.97 on old ones.
+    What is asserted is that the memories recall the new item, and that they do at least as well on it as
+    the trained networks (an ordering, measured on seeds 31-35: modern 1.00, Transformer 0.96-1.00 probed
+    accuracy, MLP 0.60-0.78, autoencoder 0.59-0.81); nothing requires a baseline to fail.
     """
-    new = ["star", "apple"][seed % 2]
+    new = IMAGES[seed % len(IMAGES)]
     names = [n for n in IMAGES if n != new] + [new]
-    stim = image_stimulus(f"{{kind: masked, region: left_half, targets: [{new}, {names[0]}]}}", seed, names)
-    rng = lambda: np.random.default_rng(seed)  # noqa: E731
-    assert item_m(ModernHopfield(beta=20.0, normalize=True).run(stim, rng()), stim)[0] >= 0.95
-    transformer = TransformerBlock(n_layers=2, beta=20.0, score_scale="unit", ff_fit_items=7).run(stim, rng())
-    assert transformer.attrs["ff_fit_items"] == 7
-    assert item_m(transformer, stim)[0] >= 0.9
-    for model in (MLPBaseline(train_mask="left_half", fit_items=7),
-                  DenoisingAutoencoder(train_mask="left_half", fit_items=7)):
-        m_new, m_old = item_m(model.run(stim, rng()), stim)
-        assert m_old >= 0.95  # the trained cue type on a trained item
-        assert m_new <= 0.75  # the new item: not recalled
-        assert m_old - m_new >= 0.25
+    stim = image_stimulus(f"{{kind: masked, region: left_half, targets: [{new}, {names[0]}]}}", seed, names,
+                          training=MIXTURE_TOP_HELD_OUT)
+    acc = {}
+    for name, make in protocol_models(fit_items=7).items():
+        if name == "classical":
+            continue
+        ds = make().run(stim, np.random.default_rng(seed))
+        acc[name] = item_space_metrics(ds.isel(cue=[0]), _first(stim))["probed_accuracy"]
+    assert acc["modern"] >= 0.99 and acc["transformer"] >= 0.9, acc
+    for name in ("mlp", "autoencoder"):
+        assert min(acc["modern"], acc["transformer"]) >= acc[name], acc
+
+
+def _first(stim):
+    return dataclasses.replace(stim, cues=stim.cues[:1], targets=stim.targets[:1], known=stim.known[:1])
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -188,8 +191,9 @@ def test_one_shot_hebbian_storage_is_an_added_outer_product_and_recalls(seed):
                     targets=np.array([9, 0]), known=~hidden)
     classical = ClassicalHopfield(max_steps=10).run(stim, np.random.default_rng(seed))
     assert item_m(classical, stim)[0] >= 0.99
-    m_new, m_old = item_m(MLPBaseline(fit_items=9).run(stim, np.random.default_rng(seed)), stim)
-    assert m_new <= 0.75 and m_old - m_new >= 0.2
+    # an ordering, not a required failure: the memory recalls the new item at least as well as the MLP
+    m_new, _ = item_m(MLPBaseline(fit_items=9).run(stim, np.random.default_rng(seed)), stim)
+    assert item_m(classical, stim)[0] >= m_new
 
 
 # --------------------------------------------------------------------------- the Jacobian
@@ -233,9 +237,9 @@ def test_hebbian_field_jacobian_is_w_at_every_cue_and_varies_zero():
 
 
 def test_every_trained_network_has_an_input_dependent_map():
-    """Measured, not defined: the MLP's and the Transformer's Jacobians vary across cues by a similar amount
-    (0.34 and 0.31 on the brain_vs_transformer cues), the modern network's too; a linear map would give 0."""
-    stim = image_stimulus("{kind: masked, region: left_half, targets: [apple, cup, smiley]}", seed=7,
+    """Measured, not defined: the MLP's and the Transformer's cue -> reconstruction Jacobians vary across
+    cues, the modern network's too (at beta 2); a linear map would give 0."""
+    stim = image_stimulus("{kind: masked, region: left_half, targets: [apple, cup, smiley]}", seed=43,
                           names=["apple", "cup", "letter_t", "smiley"])
     out = {}
     for name, model in {"mlp": MLPBaseline(), "transformer": TransformerBlock(n_layers=2)}.items():
@@ -243,6 +247,48 @@ def test_every_trained_network_has_an_input_dependent_map():
     assert all(v > 0.1 for v in out.values()), out
     modern = ModernHopfield(beta=2.0, normalize=True).run(stim, np.random.default_rng(0))
     assert jacobian_variability(modern_jacobian(modern, stim)) > 0.1
+
+
+def test_attention_sublayer_jacobian_is_the_softmax_jacobian_and_vanishes_when_saturated():
+    """The attention read on its own: at beta 3 (metastable) it is the closed-form softmax Jacobian chained
+    with the query map; at beta 20 (the flagship, 1 - max p ~ 1e-5) it is flat, so any input dependence of
+    the block there is its feed-forward layer's."""
+    from hipposim.analysis.jacobian import attention_sublayer_jacobian
+
+    stim = image_stimulus("{kind: masked, region: left_half, targets: [apple, cup]}", seed=44, names=IMAGES[:4])
+    hot, att_hot = attention_sublayer_jacobian(TransformerBlock(n_layers=1, beta=20.0, score_scale="unit"), stim, 44)
+    soft, att_soft = attention_sublayer_jacobian(TransformerBlock(n_layers=1, beta=3.0, score_scale="unit"), stim, 44)
+    assert (1 - att_hot.max(axis=-1)).max() < 1e-2 < (1 - att_soft.max(axis=-1)).min()  # saturated vs not
+    assert np.abs(hot).mean() < 1e-2 * np.abs(soft).mean()
+    # closed form at beta 3 along the query direction: identity projections, keys and queries on the unit
+    # sphere after layer norm, values the items; chain J_softmax (d_q) with the query map's finite difference
+    from hipposim.functional.attention import layer_norm
+    from hipposim.functional.coding import normalise_rows
+
+    items = stim.bipolar_patterns()
+    keys = normalise_rows(layer_norm(items))
+    q = lambda x: normalise_rows(layer_norm(x))  # noqa: E731
+    x = stim.bipolar_cues()[:1]
+    jq = np.stack([(q(x + 1e-5 * e) - q(x - 1e-5 * e))[0] / 2e-5 for e in np.eye(256)], axis=-1)
+    closed = softmax_jacobian(q(x), keys, items, 3.0)[0] @ jq
+    np.testing.assert_allclose(soft[0], closed, atol=1e-5 * np.abs(closed).max())
+
+
+def test_basin_switching_separates_selection_from_blending():
+    """Half-hidden cues mixed toward another item: every model switches near the crossover w = 1/3, but only
+    the memory selects (its output at the switch is one stored item); the MLP's is a blend.
+    Measured (seeds 10-14, beta 20): purity modern 1.00, Transformer 0.96, MLP 0.60, autoencoder 0.58."""
+    from hipposim.analysis.jacobian import basin_switching
+
+    stim = image_stimulus("{kind: masked, region: left_half, targets: [apple, cup]}", seed=45, names=IMAGES[:4],
+                          training=MIXTURE_TOP_HELD_OUT)
+    weights = np.linspace(0, 1, 26)
+    modern = basin_switching(ModernHopfield(beta=20.0, normalize=True), stim, 45, weights)
+    mlp = basin_switching(MLPBaseline(), stim, 45, weights)
+    w = modern["switch_weight"][np.isfinite(modern["switch_weight"])]
+    assert w.size == 6 and np.all(np.abs(w - 1 / 3) <= 0.1)
+    assert np.nanmin(modern["purity"]) >= 0.95
+    assert np.nanmean(mlp["purity"]) < np.nanmean(modern["purity"]) - 0.2
 
 
 def test_rate_perturbation_sketch_equals_the_jacobian_times_its_directions():

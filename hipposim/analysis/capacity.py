@@ -1,8 +1,9 @@
 """Capacity from sweeps: the critical load fitted to success against load, with theory values.
 
-Theory (DESIGN.md section 2): classical Hopfield alpha_c ~ 0.138 (Amit, Gutfreund
+Theory: classical Hopfield alpha_c ~ 0.138 (Amit, Gutfreund
 & Sompolinsky 1985); error-free recall up to N / (2 ln N) (McEliece et al. 1987);
-sparse covariance memories ~ 1 / (2 a |ln a|) (Tsodyks & Feigel'man 1988).
+sparse covariance memories ~ 1 / (2 a |ln a|) (Tsodyks & Feigel'man 1988); autoassociative
+networks with C recurrent inputs per cell p_max ~ k C / (a ln(1/a)) (Treves & Rolls 1991).
 """
 from __future__ import annotations
 

@@ -128,7 +128,9 @@ def completion_metrics(ds, code_level: float | None = None, stimulus=None, level
 
     Keys: ``completion_best_at_end``, ``completion_window_pass``, ``completion_window_corr``,
     ``completion_margin``, ``completion_code_rate_hz``, ``completion_peak_bin`` (diagnostic), the same
-    with ``_control`` for the no-plasticity copy if it was recorded, and per-cue lists. ``code_level``
+    with ``_control`` for the no-plasticity copy if it was recorded, and per-cue lists. ``success`` and
+    ``success_rate`` of a spiking CA3 result are the window criterion's (every cue passes; the fraction
+    that passes), replacing the binned-overlap ones. ``code_level``
     (the scenario's binned-overlap success level) is not used: the window level is ``level``.
     """
     out: dict[str, Any] = {}
@@ -145,6 +147,12 @@ def completion_metrics(ds, code_level: float | None = None, stimulus=None, level
         if "peak_bin" in sc:
             out[f"completion_peak_bin{sfx}"] = float(np.mean(sc["peak_bin"]))
         if sfx == "":
+            # success by the window criterion, not by the last 10-ms bin (whose ceiling is the Poisson
+            # bound of :func:`poisson_code_correlation`, below any fixed level at low rates)
+            out["success"] = bool(np.all(sc["window_pass"]))
+            out["success_rate"] = float(np.mean(sc["window_pass"]))
+            out["success_criterion"] = (f"window criterion: CA3 spike counts over the second half of recall "
+                                        f"correlate >= {level} with the target's code, target best")
             out["per_cue_window_corr"] = sc["window_corr"].tolist()
             out["per_cue_window_pass"] = sc["window_pass"].tolist()
             out["per_cue_best_at_end"] = sc["best_at_end"].tolist()

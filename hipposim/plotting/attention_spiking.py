@@ -88,7 +88,7 @@ def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition", bounds: tup
     ax.set_yscale("log")
     ax.set_xlabel("inhibition (factor on the pool's shunting gain)")
     ax.set_ylabel(r"$\beta_{eff}$ (per unit of $X^T\xi$)")
-    ax.set_title(r"Inhibition sets the inverse temperature: $\beta_{eff}$ = $J_k$ / (2 $n_{vis}$ $\Delta$ (1 + $g_{sh}$))",
+    ax.set_title(r"Inhibition acts as a temperature: $\beta_{eff}$ = $J_k$ / (2 $n_{vis}$ $\Delta$ (1 + $g_{sh}$))",
                  fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     ax.annotate("median over cues; fits at a search bound (one-hot or flat rates) left out;\n"

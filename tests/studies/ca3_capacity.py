@@ -60,7 +60,9 @@ def recalled_fraction(n_e: int, p_ee: float, n_items: int, seed: int) -> dict:
         return {**row, "window_pass": 0.0, "best_at_end": 0.0, "runaway": str(exc),
                 "wall_s": time.perf_counter() - t0}
     scores = completion_scores(ds)
-    return {**row, "window_pass": float(np.mean(scores["window_pass"])),
+    return {**row, "targets": [int(t) for t in stim.targets],
+            "per_cue_pass": [bool(v) for v in np.asarray(scores["window_pass"])],
+            "window_pass": float(np.mean(scores["window_pass"])),
             "best_at_end": float(np.mean(scores["best_at_end"])), "wall_s": time.perf_counter() - t0}
 
 
