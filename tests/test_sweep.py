@@ -272,3 +272,35 @@ def test_brian2_warm_up_leaves_the_target_as_it_was_and_compile_counts(tmp_path,
     for name in ("a.so", "b.so", "a.pyx", "lock"):
         (tmp_path / "cython" / name).write_text("")
     assert codegen.count_compiled("cython") == 2
+
+
+def test_capacity_plot_draws_only_the_theories_of_its_models():
+    """alpha_c and N/(4 ln N) belong to the classical network on dense items; 1/(2a|ln a|) to the
+    sparse covariance memory; a spiking CA3 sweep gets neither (its load is per item unit)."""
+    import json
+
+    import xarray as xr
+
+    from hipposim.plotting.sweep import plot_capacity
+
+    def sweep_ds(ids: dict, coding: float):
+        n = 6
+        load = np.linspace(0.02, 0.3, n)
+        models = list(ids)
+        return xr.Dataset(
+            {"success_rate": (("model", "point"), np.tile(np.linspace(1, 0, n), (len(models), 1))),
+             "final_overlap": (("model", "point"), np.tile(np.linspace(1, 0.2, n), (len(models), 1))),
+             "load": (("point",), load), "seed": (("point",), np.zeros(n)),
+             "n_units": (("point",), np.full(n, 500)), "coding_level": (("point",), np.full(n, coding))},
+            coords={"model": models}, attrs={"model_ids": json.dumps(ids)})
+
+    def texts(fig):
+        return " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+    classical = texts(plot_capacity(sweep_ds({"classical": "hopfield-classical-v1"}, 1.0)))
+    assert "0.138" in classical and "4 ln N" in classical and "2a|ln a|" not in classical
+    sparse = texts(plot_capacity(sweep_ds({"sparse": "hopfield-sparse-v1"}, 0.05)))
+    assert "0.138" not in sparse and "2a|ln a|" in sparse
+    spiking = plot_capacity(sweep_ds({"ca3": "ca3-spiking-v3"}, 1.0))
+    assert "0.138" not in texts(spiking) and "4 ln N" not in texts(spiking)
+    assert "not CA3 cells" in spiking.axes[0].get_xlabel()

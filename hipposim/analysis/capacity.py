@@ -52,9 +52,13 @@ def fit_critical_load(load: np.ndarray, success: np.ndarray, seeds: np.ndarray, 
     return {"alpha_c": float(estimate), "ci_low": float(lo), "ci_high": float(hi)}
 
 
-def mceliece_load(n_units: int) -> float:
-    """Largest error-free load N / (2 ln N) / N = 1 / (2 ln N) (McEliece et al. 1987)."""
-    return 1.0 / (2.0 * math.log(n_units))
+def mceliece_load(n_units: int, all_items: bool = False) -> float:
+    """Largest error-free load of the Hebb rule (McEliece, Posner, Rodemich & Venkatesh 1987).
+
+    ``1 / (2 ln N)`` for one typical item to be a fixed point with no error, ``1 / (4 ln N)``
+    for all items at once (``all_items``).
+    """
+    return 1.0 / ((4.0 if all_items else 2.0) * math.log(n_units))
 
 
 def sparse_capacity_load(coding_level: float) -> float:

@@ -21,8 +21,26 @@ def _by_load(ds, model: str, metric: str):
     return xs, np.array(mean), np.array(half)
 
 
+def _model_ids(ds) -> dict | None:
+    """{label: model id} recorded by the sweep, or None for an older sweep that did not record them."""
+    import json
+
+    raw = ds.attrs.get("model_ids")
+    try:
+        ids = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return ids if isinstance(ids, dict) else None
+
+
 def plot_capacity(ds, fits: dict | None = None):
     """Success rate and final overlap against load P/N, with confidence bands and theory.
+
+    Theory is drawn only for the models it describes: alpha_c = 0.138 (Amit, Gutfreund &
+    Sompolinsky 1985) and N/(4 ln N) (all items error-free, McEliece et al. 1987) for the
+    classical network on dense items; 1/(2a|ln a|) (Tsodyks & Feigel'man 1988, an a -> 0
+    asymptote) for the sparse covariance memory. A spiking CA3's load is per item pixel, not
+    per cell or connection: its theory is :func:`hipposim.analysis.capacity.treves_rolls_capacity`.
 
     ``fits`` ({model: critical-load fit}, see :func:`hipposim.analysis.capacity.sweep_fits`)
     is computed when not given.
@@ -48,13 +66,20 @@ def plot_capacity(ds, fits: dict | None = None):
     for ax in (ax_s, ax_m):
         ax.set_xlim(float(np.nanmin(loads)) - 0.04 * span, float(np.nanmax(loads)) + 0.04 * span)
         ax.set_ylim(-0.03, 1.03)
-        marks = [(ALPHA_C, r"$\alpha_c$ = 0.138", THEORY, ":")]
-        for n in np.unique(ds["n_units"].values):
-            marks.append((mceliece_load(n), f"N/(2 ln N) = {mceliece_load(n):.3g}, N={n}", "0.35", "-."))
-        for a in np.unique(ds["coding_level"].values):
-            if a < 0.5:
-                marks.append((sparse_capacity_load(a), f"1/(2a|ln a|) = {sparse_capacity_load(a):.3g}, a={a:g}",
-                              PALETTE[4], (0, (4, 2))))
+        marks = []
+        ids = _model_ids(ds)
+        dense = [a for a in np.unique(ds["coding_level"].values) if a >= 0.5]
+        if dense and (ids is None or any(i.startswith("hopfield-classical") for i in ids.values())):
+            # theories of the Hebb rule on dense +-1 items only: not for sparse or spiking memories
+            marks.append((ALPHA_C, r"$\alpha_c$ = 0.138", THEORY, ":"))
+            for n in np.unique(ds["n_units"].values):
+                marks.append((mceliece_load(n, all_items=True),
+                              f"N/(4 ln N) = {mceliece_load(n, all_items=True):.3g}, N={n}", "0.35", "-."))
+        if ids is None or any(i.startswith("hopfield-sparse") for i in ids.values()):
+            for a in np.unique(ds["coding_level"].values):
+                if a < 0.5:
+                    marks.append((sparse_capacity_load(a), f"1/(2a|ln a|) = {sparse_capacity_load(a):.3g}, "
+                                  f"a={a:g} (a -> 0)", PALETTE[4], (0, (4, 2))))
         # labels of lines inside the axis stand vertically at staggered heights; off-axis values get an
         # arrow at the edge, stacked from the top so that two of them never share a height
         inside_pos, edge_pos = iter([0.22, 0.72, 0.47, 0.9, 0.1]), {True: iter([0.9, 0.78, 0.66, 0.54]),
@@ -64,7 +89,8 @@ def plot_capacity(ds, fits: dict | None = None):
             inside = lo <= value <= hi
             pos = next(inside_pos, 0.5) if inside else next(edge_pos[value > hi], 0.4)
             mark_line(ax, value, label, "x", color=colour, ls=ls, text_pos=pos)
-        ax.set_xlabel("load  P / N")
+        spiking = ids is not None and any(i.startswith("ca3-spiking") for i in ids.values())
+        ax.set_xlabel("load  P / N  (N: units of an item, not CA3 cells)" if spiking else "load  P / N")
     ax_s.set_ylabel("retrieval success rate")
     ax_m.set_ylabel("final overlap with target")
     handles, names = ax_s.get_legend_handles_labels()

@@ -447,6 +447,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             ds = aggregate(folder.root, points)
             ds.attrs["sweep_kind"] = scenario.sweep.kind
             ds.attrs["scenario_sha256"] = scenario_hash(scenario)
+            ds.attrs["model_ids"] = json.dumps({m.name: m.id for m in scenario.models})
             folder.write_dataset("sweep.nc", ds)
             failed = int((ds["status"].values == "failed").sum())
             manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
