@@ -159,7 +159,7 @@ def check_outcome(code: int, err: str, kind: str) -> None:
 
 @fuzz_settings(120)
 @given(doc=documents)
-def test_generated_scenarios_exit_0_or_2_without_traceback(doc, tmp_path_factory):
+def generated_scenarios(doc, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "s.yaml"
     path.write_text(dump(doc), encoding="utf-8")
     code, err = validate_in_budget(path)
@@ -174,7 +174,7 @@ def test_generated_scenarios_exit_0_or_2_without_traceback(doc, tmp_path_factory
                                        "a: !!python/name:os.system\n", "---\n---\n", "\ufeffname: x",
                                        "seed: 0x7fffffffffffffffff", "seed: 1_000", "seed: 0o777",
                                        "count: " + "9" * 5000])))
-def test_generated_yaml_text_exits_0_or_2_without_traceback(text, tmp_path_factory):
+def generated_yaml_texts(text, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "t.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     code, err = validate_in_budget(path)
@@ -196,8 +196,7 @@ def scenario_file(tmp_path_factory):
 @fuzz_settings(40)
 @given(broken=st.sampled_from(REQUIRED), replacement=st.one_of(st.just("<delete>"), values),
        extra=st.dictionaries(keys, values, max_size=3))
-def test_overwrite_never_clears_a_folder_whose_manifest_is_not_hipposims(broken, replacement, extra,
-                                                                         tmp_path_factory, scenario_file):
+def broken_manifests(broken, replacement, extra, tmp_path_factory, scenario_file):
     manifest = {"hipposim": "0.1.0", "kind": "run", "status": "complete", "started": "2026-01-01T00:00:00+00:00",
                 "versions": {"hipposim": "0.1.0"}, "scenario": {"name": "x"}, "seed": 1, **extra}
     if replacement == "<delete>":
@@ -217,6 +216,33 @@ def test_overwrite_never_clears_a_folder_whose_manifest_is_not_hipposims(broken,
     assert code == 2 and "refusing to replace" in err, err
     assert (d / "thesis.tex").read_text() == "precious" and (d / "manifest.json").read_text() == text
     STATS["broken manifests under --overwrite: refused, nothing lost"] += 1
+
+
+def exercised(key: str, property_test, **fixtures) -> int:
+    """Run a property test over its generated examples; return how many reached their checks.
+
+    The count is asserted where it is taken, so it holds however pytest-xdist spreads the tests.
+    """
+    before = STATS[key]
+    property_test(**fixtures)
+    tried = STATS[key] - before
+    print(f"  {key}: {tried}")
+    assert tried > 0, f"no generated example reached the checks of {key!r}"
+    return tried
+
+
+def test_generated_scenarios_exit_0_or_2_without_traceback(tmp_path_factory):
+    exercised("scenario documents: tried", generated_scenarios, tmp_path_factory=tmp_path_factory)
+
+
+def test_generated_yaml_text_exits_0_or_2_without_traceback(tmp_path_factory):
+    exercised("YAML texts: tried", generated_yaml_texts, tmp_path_factory=tmp_path_factory)
+
+
+def test_overwrite_never_clears_a_folder_whose_manifest_is_not_hipposims(tmp_path_factory, scenario_file):
+    tried = exercised("broken manifests under --overwrite: tried", broken_manifests,
+                      tmp_path_factory=tmp_path_factory, scenario_file=scenario_file)
+    assert STATS["broken manifests under --overwrite: refused, nothing lost"] >= tried
 
 
 # --------------------------------------------------------------------------- damaged folders
@@ -302,10 +328,3 @@ def test_damaged_folders_give_a_message_under_plot_and_compare(case, good_folder
         STATS["damaged folders: one-line message"] += 1
     assert not (tmp_path / "cmp" / "report.html").exists()
 
-
-def test_zz_report_counts(capsys):
-    """Print the counts of this module's run (read with pytest -s)."""
-    with capsys.disabled():
-        for key in sorted(STATS):
-            print(f"  {key}: {STATS[key]}")
-    assert STATS["scenario documents: tried"] > 0
