@@ -14,11 +14,12 @@ import pytest
 import xarray as xr
 import yaml
 
+from hipposim.analysis.capacity import fit_critical_load
 from hipposim.cli import main
 from hipposim.contract import Model
 from hipposim.registry import registry
-from hipposim.scenario import load_scenario, loads_scenario
 from hipposim.run.sweep import run_sweep, sweep_points
+from hipposim.scenario import load_scenario, loads_scenario
 
 from .conftest import SCENARIOS
 
@@ -146,6 +147,37 @@ def test_fitted_classical_critical_load_at_n_1000(tmp_path, write_yaml):
     assert 0.12 <= fits["classical"]["alpha_c"] <= 0.16, fits
 
 
+SPARSE_1000 = """
+version: 1
+name: sparse_capacity_1000
+seed: 0
+patterns: {kind: sparse, size: 1000, count: 500, coding_level: COD}
+cues: {kind: noisy, fraction: 0.02, targets: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}
+models:
+  - {id: hopfield-sparse-v1, label: sparse}
+analysis: {success_overlap: 0.9}
+sweep:
+  kind: capacity
+  grid: {patterns.count: COUNTS}
+  seeds: [31, 32, 33]
+"""
+
+
+@pytest.mark.parametrize("coding, counts", [(0.05, [600, 800, 900, 1000, 1100, 1200, 1400, 1700]),
+                                            (0.1, [300, 400, 450, 500, 550, 600, 700, 850])])
+def test_fitted_sparse_critical_load_is_the_finite_a_prediction(tmp_path, write_yaml, coding, counts):
+    """The sparse memory's fitted critical load lies within 25 % of the signal-to-noise prediction at the
+    sweep's a and success level, and far below the a -> 0 asymptote 1/(2a|ln a|) that holds only as a -> 0."""
+    from hipposim.analysis.capacity import sparse_capacity_load, sparse_critical_load
+
+    text = SPARSE_1000.replace("COD", str(coding)).replace("COUNTS", str(counts))
+    ds = run_sweep(loads_scenario(text), tmp_path / "s", progress=False, source=str(write_yaml(text)))
+    fit = fit_critical_load(ds["load"].values, ds["success_rate"].sel(model="sparse").values, ds["seed"].values)
+    predicted = sparse_critical_load(coding, 0.9)
+    assert abs(fit["alpha_c"] / predicted - 1) < 0.25, (fit, predicted)
+    assert fit["alpha_c"] < 0.6 * sparse_capacity_load(coding)
+
+
 def test_modern_retrieves_where_classical_has_failed(tmp_path, write_yaml):
     text = """
 version: 1
@@ -171,7 +203,7 @@ sweep:
 
 # --- executors -----------------------------------------------------------------------------------------
 
-from hipposim.run import executors  # noqa: E402
+from hipposim.run import executors
 
 VOLATILE = ("elapsed_s", "cpu_s", "worker")  # where and how long; everything else must match serial
 

@@ -5,9 +5,17 @@ import math
 
 import numpy as np
 
-from ..analysis.capacity import ALPHA_C, mceliece_load, sparse_capacity_load, sweep_fits
+from ..analysis.capacity import (
+    ALPHA_C,
+    mceliece_load,
+    sparse_capacity_load,
+    sparse_critical_load,
+    sweep_fits,
+)
 from ..analysis.regimes import classify_regime
-from .style import LAYOUT, MUTED, PALETTE, THEORY, mark_line, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, THEORY, mark_line
+from .style import mpl as _mpl
+
 
 def _by_load(ds, model: str, metric: str):
     load = ds["load"].values
@@ -38,8 +46,9 @@ def plot_capacity(ds, fits: dict | None = None):
 
     Theory is drawn only for the models it describes: alpha_c = 0.138 (Amit, Gutfreund &
     Sompolinsky 1985) and N/(4 ln N) (all items error-free, McEliece et al. 1987) for the
-    classical network on dense items; 1/(2a|ln a|) (Tsodyks & Feigel'man 1988, an a -> 0
-    asymptote) for the sparse covariance memory. A spiking CA3's load is per item pixel, not
+    classical network on dense items; for the sparse covariance memory, the finite-a signal-to-noise
+    prediction at the sweep's success level (:func:`hipposim.analysis.capacity.sparse_critical_load`)
+    beside 1/(2a|ln a|) (Tsodyks & Feigel'man 1988, an a -> 0 asymptote). A spiking CA3's load is per item pixel, not
     per cell or connection: its theory is :func:`hipposim.analysis.capacity.treves_rolls_capacity`.
 
     ``fits`` ({model: critical-load fit}, see :func:`hipposim.analysis.capacity.sweep_fits`)
@@ -76,10 +85,13 @@ def plot_capacity(ds, fits: dict | None = None):
                 marks.append((mceliece_load(n, all_items=True),
                               f"N/(4 ln N) = {mceliece_load(n, all_items=True):.3g}, N={n}", "0.35", "-."))
         if ids is None or any(i.startswith("hopfield-sparse") for i in ids.values()):
+            level = float(ds.attrs.get("success_overlap", 0.9))
             for a in np.unique(ds["coding_level"].values):
                 if a < 0.5:
-                    marks.append((sparse_capacity_load(a), f"1/(2a|ln a|) = {sparse_capacity_load(a):.3g}, "
-                                  f"a={a:g} (a -> 0)", PALETTE[4], (0, (4, 2))))
+                    snr = sparse_critical_load(a, level)
+                    marks.append((snr, f"signal-to-noise = {snr:.3g}, a={a:g}, m>={level:g}", THEORY, ":"))
+                    asym = sparse_capacity_load(a)
+                    marks.append((asym, f"1/(2a|ln a|) = {asym:.3g}, a={a:g} (a -> 0)", PALETTE[4], (0, (4, 2))))
         # labels of lines inside the axis stand vertically at staggered heights; off-axis values get an
         # arrow at the edge, stacked from the top so that two of them never share a height
         inside_pos, edge_pos = iter([0.22, 0.72, 0.47, 0.9, 0.1]), {True: iter([0.9, 0.78, 0.66, 0.54]),

@@ -448,6 +448,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             ds.attrs["sweep_kind"] = scenario.sweep.kind
             ds.attrs["scenario_sha256"] = scenario_hash(scenario)
             ds.attrs["model_ids"] = json.dumps({m.name: m.id for m in scenario.models})
+            ds.attrs["success_overlap"] = float(scenario.analysis.success_overlap)
             folder.write_dataset("sweep.nc", ds)
             failed = int((ds["status"].values == "failed").sum())
             manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
