@@ -336,3 +336,17 @@ def test_capacity_plot_draws_only_the_theories_of_its_models():
     spiking = plot_capacity(sweep_ds({"ca3": "ca3-spiking-v3"}, 1.0))
     assert "0.138" not in texts(spiking) and "4 ln N" not in texts(spiking)
     assert "not CA3 cells" in spiking.axes[0].get_xlabel()
+    # the load per CA3 cell and per recurrent input, where the sweep recorded the network's size
+    sized = sweep_ds({"ca3": "ca3-spiking-v3"}, 1.0)
+    sized.attrs["ca3_sizes"] = json.dumps({"ca3": {"n_e": 1000, "C": 100.0}})
+    main_ax = plot_capacity(sized).axes[0]
+    top = [a for a in main_ax.child_axes if "per CA3 cell" in a.get_xlabel()]
+    assert top and "P / C = 10 x" in top[0].get_xlabel()
+    forward, _ = top[0]._functions
+    assert forward(0.2) == pytest.approx(0.2 * 500 / 1000)   # P / n_e = (P / N) N / n_e
+    # noisy cues shrink the error-free bound by (1 - 2 rho)^2
+    noisy = sweep_ds({"classical": "hopfield-classical-v1"}, 1.0)
+    noisy.attrs["cue_flip_fraction"] = 0.1
+    text = texts(plot_capacity(noisy))
+    bound = 0.8 ** 2 / (4 * np.log(500))
+    assert f"{bound:.3g}" in text and "\u03c1=0.1" in text

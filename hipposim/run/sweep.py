@@ -449,6 +449,7 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             ds.attrs["scenario_sha256"] = scenario_hash(scenario)
             ds.attrs["model_ids"] = json.dumps({m.name: m.id for m in scenario.models})
             ds.attrs["success_overlap"] = float(scenario.analysis.success_overlap)
+            ds.attrs.update(capacity_context(scenario))
             folder.write_dataset("sweep.nc", ds)
             failed = int((ds["status"].values == "failed").sum())
             manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
@@ -522,6 +523,28 @@ def _check_tasks_folder(folder: RunFolder) -> None:
             if f.is_symlink():
                 raise OutputError(f"'{f}' is a symbolic link; refusing to resume a sweep whose task records "
                                   "may lie outside it")
+
+
+def capacity_context(scenario) -> dict:
+    """What a capacity plot needs beside the load: the cue's flip fraction rho (noisy cues) and, for each
+    spiking CA3 model, its cell count n_e and recurrent inputs per cell C = p_ee n_e (JSON, by label).
+    Values that the sweep itself varies are left out (one number would be wrong for some points)."""
+    swept = set(scenario.sweep.grid) | set(getattr(scenario.sweep, "zip", None) or {})
+    out: dict = {}
+    cues = scenario.cues
+    if cues.kind == "noisy" and not any(k.startswith("cues.") for k in swept):
+        out["cue_flip_fraction"] = float(cues.fraction)
+    sizes = {}
+    for m in scenario.models:
+        if not m.id.startswith("ca3-spiking") or any(k.startswith(f"models.{m.name}.") for k in swept):
+            continue
+        from ..registry import registry
+
+        params = registry.get(m.id).Params(**m.params)
+        sizes[m.name] = {"n_e": int(params.n_e), "C": float(params.p_ee * params.n_e)}
+    if sizes:
+        out["ca3_sizes"] = json.dumps(sizes)
+    return out
 
 
 def aggregate(root: Path, points: list[SweepPoint]):
