@@ -143,11 +143,12 @@ def treves_rolls_capacity(connections: float, coding_level: float, k: float = 1.
 
 
 def crossing_load(counts, fraction, level: float = 0.5) -> float:
-    """Number of stored items at which the recalled fraction first falls to ``level``.
+    """Number of stored items at which the recalled fraction first falls below ``level``.
 
     Linear interpolation in log(count) between the last count at or above ``level``
-    and the first below it. NaN when the fraction never falls to ``level`` (the
-    capacity lies beyond the sweep) or starts below it (before the sweep).
+    and the first below it. A curve that only touches ``level`` (a plateau at it) has
+    not crossed. NaN when the fraction never falls below ``level`` (the capacity lies
+    beyond the sweep) or starts below it (before the sweep).
     """
     counts, fraction = np.asarray(counts, float), np.asarray(fraction, float)
     order = np.argsort(counts)
@@ -159,8 +160,6 @@ def crossing_load(counts, fraction, level: float = 0.5) -> float:
             x0, x1 = math.log(counts[i - 1]), math.log(counts[i])
             f0, f1 = fraction[i - 1], fraction[i]
             return float(math.exp(x0 + (f0 - level) / (f0 - f1) * (x1 - x0)))
-        if fraction[i] == level:
-            return float(counts[i])
     return math.nan
 
 
