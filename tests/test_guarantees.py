@@ -721,18 +721,22 @@ def test_outputs_follow_the_umask(mask, base, tmp_path):
     assert set(modes.values()) == {0o666 & ~mask}, modes
 
 
+@pytest.mark.parametrize("kind", ["run", "sweep"])
 @pytest.mark.parametrize("status", ["interrupted", "running", "failed"])
-def test_export_plot_and_compare_exit_2_on_an_unfinished_run(status, base, tmp_path, monkeypatch):
-    run = tmp_path / "run"
-    shutil.copytree(base / "run", run)
-    m = manifest_of(run)
+def test_export_plot_and_compare_exit_2_on_an_unfinished_folder(status, kind, base, tmp_path, monkeypatch):
+    """A run or sweep folder whose manifest is not "complete" is refused as an input by export, plot and
+    compare alike (exit 2, naming the status), and nothing is written."""
+    folder = tmp_path / kind
+    shutil.copytree(base / kind, folder)
+    m = manifest_of(folder)
     m["status"] = status
-    (run / MANIFEST).write_text(json.dumps(m))
+    (folder / MANIFEST).write_text(json.dumps(m))
     monkeypatch.chdir(tmp_path)
     before = tree(tmp_path)
-    for command in (["export", run], ["plot", run], ["compare", run, "--out", tmp_path / "cmp"]):
+    for command in (["export", folder], ["plot", folder], ["compare", folder, "--out", tmp_path / "cmp"]):
         code, _, err = run_cli(command)
-        assert code == 2 and status in err, (command, err)
+        assert code == 2, (command, err)
+        assert status in err or (kind == "sweep" and command[0] != "plot" and "sweep folder" in err), (command, err)
         no_traceback(err)
     assert tree(tmp_path) == before
 
