@@ -618,6 +618,38 @@ def test_sigterm_to_a_process_pool_sweep_keeps_the_finished_tasks(base, tmp_path
         assert (out / "tasks" / name).read_bytes() == data
 
 
+def test_pool_tasks_that_finish_while_a_signal_arrives_are_stored(base, tmp_path, monkeypatch):
+    """A signal reaches a process-pool sweep after its first record, while other tasks are in flight; once
+    those have finished in their workers, the sweep stores them too before it stops (exit 143), and a
+    resume runs only the tasks that never finished."""
+    from hipposim.run import executors
+    from hipposim.run.signals import Interrupted
+
+    real_run = executors.ProcessPool.run
+    in_flight = []
+
+    def run(self, points):
+        records = real_run(self, points)
+        yield next(records)
+        deadline = time.time() + 300
+        while not all(f.done() for f in self._running) and time.time() < deadline:
+            time.sleep(0.05)
+        in_flight.append(len(self._running))
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(executors.ProcessPool, "run", run)
+    out = tmp_path / "sweep"
+    code, _, err = run_cli(["sweep", base / "sweep.yaml", "--out", out, "--workers", "2", "--quiet"])
+    assert code == 143, err
+    assert manifest_of(out)["status"] == "interrupted"
+    stored = sorted((out / "tasks").glob("*.json"))
+    assert in_flight and in_flight[0] >= 1 and len(stored) == 1 + in_flight[0]
+    monkeypatch.setattr(executors.ProcessPool, "run", real_run)
+    code, _, err = run_cli(["sweep", base / "sweep.yaml", "--out", out, "--serial", "--quiet", "--resume"])
+    assert code == 0, err
+    assert manifest_of(out)["throughput"]["tasks"] == 4 - len(stored)
+
+
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
 
