@@ -601,16 +601,15 @@ def test_sigterm_to_a_process_pool_sweep_keeps_the_finished_tasks(base, tmp_path
         time.sleep(0.1)
     assert proc.poll() is None, proc.communicate()[1]
     assert len(list(markers.iterdir())) == 2, "the slow tasks never started"
-    t0 = time.time()
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=150)  # the running tasks sleep 300 s: the sweep must not wait for them
     assert proc.returncode == 143, err
-    assert time.time() - t0 < 120  # it did not wait out the running tasks (they sleep 300 s)
     no_traceback(err)
     assert manifest_of(out)["status"] == "interrupted"
     kept = {f.name: f.read_bytes() for f in (out / "tasks").glob("*.json")}
     assert len(kept) == 2
-    assert all(json.loads(b)["seed"] in (0, 1) for b in kept.values())
+    fraction = {p["key"]: p["values"]["cues.fraction"] for p in json.loads((out / "points.json").read_text())}
+    assert {fraction[Path(name).stem] for name in kept} == {0.05}  # the two fast tasks
     code, _, err = run_cli(["sweep", base / "sweep.yaml", "--out", out, "--serial", "--quiet", "--resume"])
     assert code == 0, err
     assert manifest_of(out)["throughput"]["tasks"] == 2  # only the two unfinished ones ran
