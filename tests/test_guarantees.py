@@ -221,6 +221,10 @@ def test_a_hostile_scenario_name_in_a_manifest_never_becomes_an_output_path(comm
 
     @settings(max_examples=15, deadline=None, suppress_health_check=FIXTURES, database=None)
     @given(name=_hostile_names(tmp_path))
+    @example(name=str(tmp_path / "evil"))  # the cases of the report, always tried
+    @example(name="../../..")
+    @example(name="a/b")
+    @example(name="tiny\n")
     def check(name):
         m = json.loads(json.dumps(original))
         m["scenario"]["name"] = name
