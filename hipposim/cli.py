@@ -103,9 +103,9 @@ def _sweep(scenario, out: Path, args, executor: str) -> int:
                     print(f"  {model}, N={n}: no critical load within the swept lengths")
                 else:
                     ci = ("" if not np.isfinite(f["ci_low"]) else
-                          f" (95% CI {f['ci_low']:.3f} .. {f['ci_high']:.3f})")
-                    print(f"  {model}, N={n}: critical load P/N {f['alpha_c']:.3f}{ci}, "
-                          f"capacity {f['capacity']:.0f} items")
+                          f" (95% CI {f['ci_low']:.0f} .. {f['ci_high']:.0f})")
+                    print(f"  {model}, N={n}: capacity {f['capacity']:.0f} items{ci}, "
+                          f"critical load P/N {f['alpha_c']:.3f}")
             if "exponent" in entry:
                 print(f"  {model}: capacity ~ N^{entry['exponent']:.2f}")
     return 3 if failed else 0

@@ -257,26 +257,59 @@ def capacity_exponent(n1: float, p1: float, n2: float, p2: float) -> float:
     return float(np.log(p2 / p1) / np.log(n2 / n1))
 
 
-def sequence_capacity_fits(ds, metric: str = "sequence_recalled") -> dict:
-    """Per model and network size N of a ``sequence_capacity`` sweep: the critical total stored length.
+def fit_sequence_capacity(stored: np.ndarray, recalled: np.ndarray, seeds: np.ndarray, level: float = 0.5,
+                          n_boot: int = 200, rng: np.random.Generator | None = None) -> dict:
+    """The capacity: the number of stored items at which the fraction played to the end falls to ``level``.
 
-    The fraction of cues played to the end (``metric``) against the load P/N (P = every stored item)
-    is fitted by the falling logistic of :func:`hipposim.analysis.capacity.fit_critical_load`; the
-    capacity is ``alpha_c x N`` stored items. Returns ``{model: {N: {"alpha_c", "ci_low", "ci_high",
-    "capacity"}}}`` and, for two sizes or more, ``{model: {"exponent": ...}}`` between the smallest and
-    largest N that have a fit.
+    The fraction is averaged over seeds at each stored length and the crossing is interpolated in
+    log(length) (:func:`hipposim.analysis.capacity.crossing_load`); the 95% interval comes from a
+    bootstrap over whole seeds. NaN when the fraction never falls to ``level`` within the lengths
+    (the capacity lies beyond them) or starts below it.
     """
-    from .capacity import fit_critical_load
+    from .capacity import crossing_load
 
+    rng = rng or np.random.default_rng(0)
+    stored, recalled, seeds = (np.asarray(a, dtype=float) for a in (stored, recalled, seeds))
+    ok = np.isfinite(recalled)
+    stored, recalled, seeds = stored[ok], recalled[ok], seeds[ok]
+
+    def cross(idx):
+        xs = np.unique(stored[idx])
+        if len(xs) < 2:
+            return np.nan
+        mean = np.array([recalled[idx][stored[idx] == x].mean() for x in xs])
+        return crossing_load(xs, mean, level)
+
+    everything = np.arange(len(stored))
+    estimate = cross(everything)
+    unique = np.unique(seeds)
+    boots = []
+    for _ in range(n_boot if len(unique) > 1 else 0):
+        pick = rng.choice(unique, size=len(unique), replace=True)
+        boots.append(cross(np.concatenate([np.flatnonzero(seeds == s) for s in pick])))
+    boots = np.array([b for b in boots if np.isfinite(b)])
+    lo, hi = np.percentile(boots, [2.5, 97.5]) if boots.size >= 10 else (np.nan, np.nan)
+    return {"capacity": float(estimate), "ci_low": float(lo), "ci_high": float(hi)}
+
+
+def sequence_capacity_fits(ds, metric: str = "sequence_recalled") -> dict:
+    """Per model and network size N of a ``sequence_capacity`` sweep: the capacity in stored items.
+
+    For each N, the fraction of cues played to the end (``metric``) against the total stored length
+    P (every stored item, ``n_patterns``) gives the capacity by :func:`fit_sequence_capacity`, and
+    the critical load ``alpha_c = capacity / N``. Returns ``{model: {"by_size": {N: {"capacity",
+    "ci_low", "ci_high", "alpha_c"}}, "exponent": k}}``, the exponent of capacity ~ N^k between the
+    smallest and largest N with a capacity (when there are two).
+    """
     out: dict = {}
     sizes = np.unique(ds["n_units"].values)
     for model in ds["model"].values:
         fits: dict = {}
         for n in sizes:
             sel = ds["n_units"].values == n
-            fit = fit_critical_load(ds["load"].values[sel], ds[metric].sel(model=model).values[sel],
-                                    ds["seed"].values[sel])
-            fit["capacity"] = fit["alpha_c"] * float(n)
+            fit = fit_sequence_capacity(ds["n_patterns"].values[sel], ds[metric].sel(model=model).values[sel],
+                                        ds["seed"].values[sel])
+            fit["alpha_c"] = fit["capacity"] / float(n)
             fits[int(n)] = fit
         ok = [n for n in fits if np.isfinite(fits[n]["capacity"])]
         entry: dict = {"by_size": fits}

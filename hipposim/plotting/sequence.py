@@ -136,7 +136,7 @@ def plot_sequence_capacity(ds, fits: dict | None = None):
 
     plt = _mpl()
     fits = sequence_capacity_fits(ds) if fits is None else fits
-    fig, (ax_s, ax_c) = plt.subplots(1, 2, figsize=(11.5, 4.6), layout=LAYOUT)
+    fig, (ax_s, ax_c) = plt.subplots(1, 2, figsize=(12, 5.6), layout=LAYOUT)
     models = [str(m) for m in ds["model"].values]
     sizes = np.unique(ds["n_units"].values)
     styles = ["-", "--", "-.", ":"]
@@ -149,12 +149,19 @@ def plot_sequence_capacity(ds, fits: dict | None = None):
             xs = np.unique(load)
             mean = [np.nanmean(vals[load == x]) if np.isfinite(vals[load == x]).any() else np.nan for x in xs]
             ax_s.plot(xs, mean, styles[j % 4], marker="o", ms=3, color=colour, label=f"{model}, N={n}")
-        by = fits.get(model, {}).get("by_size", {})
-        ns = sorted(int(n) for n in by)
-        cap = [by[n]["capacity"] if by[n]["capacity"] is not None else np.nan for n in ns]
+        by = {int(n): f for n, f in fits.get(model, {}).get("by_size", {}).items()}
+        ns = sorted(by)
+        cap = np.array([by[n]["capacity"] if by[n]["capacity"] is not None else np.nan for n in ns], dtype=float)
         expo = fits.get(model, {}).get("exponent")
-        ax_c.plot(ns, cap, "o-", color=colour, lw=2,
-                  label=f"{model}: measured" + (f" (exponent {expo:.2f})" if expo is not None else ""))
+        if np.isfinite(cap).any():
+            ax_c.plot(ns, cap, "o-", color=colour, lw=2,
+                      label=f"{model}: measured" + (f" (exponent {expo:.2f})" if expo is not None else ""))
+        beyond = [n for n, c in zip(ns, cap) if not np.isfinite(c)
+                  and np.nanmin(ds["sequence_recalled"].sel(model=model).values[ds["n_units"].values == n]) >= 0.5]
+        if beyond:  # every swept length played to the end: the capacity lies above the longest one
+            top = [float(ds["n_patterns"].values[ds["n_units"].values == n].max()) for n in beyond]
+            ax_c.plot(beyond, top, "^", color=colour, ms=9, ls="none",
+                      label=f"{model}: beyond the longest length swept")
     raw = ds.attrs.get("model_ids")
     ids = json.loads(raw) if isinstance(raw, str) else {}
     params = json.loads(ds.attrs.get("model_params", "{}")) if isinstance(ds.attrs.get("model_params"), str) else {}
@@ -162,20 +169,29 @@ def plot_sequence_capacity(ds, fits: dict | None = None):
     for k, model in enumerate(models):
         mid = str(ids.get(model, ""))
         prm = params.get(model, {})
+        colour = PALETTE[k % len(PALETTE)]
         if mid.startswith("sequence-classical") and not prm.get("symmetric"):
-            ax_c.plot(grid, SEQUENCE_ALPHA_C * grid, ":", color=THEORY, lw=1.5,
+            ax_c.plot(grid, SEQUENCE_ALPHA_C * grid, ":", color=colour, lw=1.5,
                       label=f"{model} theory: 0.269 N (During et al. 1998)")
         if mid.startswith("sequence-dense") and prm.get("separation", "polynomial") == "polynomial":
             d = int(prm.get("degree", 3))
-            ax_c.plot(grid, [dense_sequence_capacity(n, d) for n in grid], "--", color=THEORY, lw=1.5,
-                      label=f"{model} theory: N^{d} / (2 ({2 * d - 1})!! ln NP) (Chaudhry et al. 2023)")
-    ax_s.set_xlabel("load  P / N  (P: every stored item)")
+            ax_c.plot(grid, [dense_sequence_capacity(n, d) for n in grid], "--", color=colour, lw=1.5,
+                      label=f"{model} theory, no unit ever wrong: N^{d} / (2·{2 * d - 1}!!·ln NP) "
+                            f"(Chaudhry et al. 2023)")
+    ax_s.set_xscale("log")
+    ax_s.set_xlabel("load  P / N  (P: every stored item; log scale)")
     ax_s.set_ylabel("fraction of cues played to the end")
     ax_s.set_ylim(-0.03, 1.03)
-    ax_s.legend(frameon=False, fontsize=7, loc="upper right")
+    ax_s.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncols=2)
     ax_c.set_xscale("log"), ax_c.set_yscale("log")
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax_c.xaxis.set_major_locator(NullLocator()), ax_c.xaxis.set_minor_locator(NullLocator())
+    ax_c.xaxis.set_minor_formatter(NullFormatter())
+    ax_c.set_xticks([float(n) for n in sizes], [str(int(n)) for n in sizes])
+    ax_c.set_xlim(float(sizes.min()) / 1.15, float(sizes.max()) * 1.15)
     ax_c.set_xlabel("units N")
     ax_c.set_ylabel("capacity: stored items at the fitted\ncritical load (fraction 0.5)")
-    ax_c.legend(frameon=False, fontsize=7, loc="upper left")
+    ax_c.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16))
     fig.suptitle("Sequence capacity: the longest total stored length played to the end, against N")
     return fig

@@ -562,7 +562,7 @@ def aggregate(root: Path, points: list[SweepPoint]):
     coords["n_units"] = ("task", sizes)
     coords["n_patterns"] = ("task", counts)
     coords["load"] = ("task", [c / s for c, s in zip(counts, sizes)])
-    coords["coding_level"] = ("task", [float(p.scenario["patterns"].get("coding_level", 0.5)) for p in points])
+    coords["coding_level"] = ("task", [float(p.scenario["patterns"].get("coding_level") or 0.5) for p in points])
     ds = xr.Dataset({name: (("task", "model"), arr) for name, arr in data.items()}, coords=coords)
     ds["status"] = ("task", np.array([r.get("status", "missing") for r in records], dtype=str))
     ds["error"] = ("task", np.array([r.get("error", "") for r in records], dtype=str))
