@@ -178,14 +178,23 @@ def plot_sequence_capacity(ds, fits: dict | None = None):
             ax_c.plot(grid, [dense_sequence_capacity(n, d) for n in grid], "--", color=colour, lw=1.5,
                       label=f"{model} theory, no unit ever wrong: N^{d} / (2·{2 * d - 1}!!·ln NP) "
                             f"(Chaudhry et al. 2023)")
-    ax_s.set_xscale("log")
-    ax_s.set_xlabel("load  P / N  (P: every stored item; log scale)")
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    loads = ds["load"].values[np.isfinite(ds["load"].values)]
+    wide = loads.size and loads.min() > 0 and loads.max() / loads.min() > 20
+    if wide:
+        ax_s.set_xscale("log")
+        ax_s.xaxis.set_minor_formatter(NullFormatter())
+    ax_s.set_xlabel("load  P / N  (P: every stored item" + ("; log scale)" if wide else ")"))
     ax_s.set_ylabel("fraction of cues played to the end")
     ax_s.set_ylim(-0.03, 1.03)
     ax_s.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncols=2)
-    ax_c.set_xscale("log"), ax_c.set_yscale("log")
-    from matplotlib.ticker import NullFormatter, NullLocator
-
+    ax_c.set_xscale("log")
+    drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax_c.get_lines()] or [np.ones(1)])
+    drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+    if drawn.size and drawn.max() / drawn.min() > 10:
+        ax_c.set_yscale("log")
+        ax_c.yaxis.set_minor_formatter(NullFormatter())
     ax_c.xaxis.set_major_locator(NullLocator()), ax_c.xaxis.set_minor_locator(NullLocator())
     ax_c.xaxis.set_minor_formatter(NullFormatter())
     ax_c.set_xticks([float(n) for n in sizes], [str(int(n)) for n in sizes])
