@@ -345,7 +345,7 @@ def pattern_names(spec) -> list[str]:
     if spec.kind == "sequences":
         if spec.items == "images":
             return list(spec.names)
-        return [f"s{s}_{l}" for s in range(spec.count) for l in range(spec.length)]
+        return [f"s{s}_{i}" for s in range(spec.count) for i in range(spec.length)]
     return [f"p{mu}" for mu in range(spec.count)]
 
 

@@ -67,7 +67,8 @@ def test_sparse_and_image_items_and_cycles():
 
 @pytest.mark.parametrize("patterns, cues, field, words", [
     ({"kind": "sequences", "count": 2, "length": 1, "size": 32}, None, "patterns.length", "at least 2"),
-    ({"kind": "sequences", "count": 2, "length": 4, "size": 32}, {"position": 4}, "cues", "beyond the sequence length 4"),
+    ({"kind": "sequences", "count": 2, "length": 4, "size": 32}, {"position": 4}, "cues",
+     "beyond the sequence length 4"),
     ({"kind": "sequences", "count": 2, "length": 4, "size": 32}, {"position": [0, 7]}, "cues", "beyond"),
     ({"kind": "sequences", "count": 2, "length": 4, "size": 32}, {"targets": [2]}, "cues", "sequence index"),
     ({"kind": "random", "count": 4, "size": 32}, {"position": 1}, "cues", "sequence patterns"),
@@ -141,7 +142,8 @@ def test_causal_attention_is_the_exponential_dense_network_up_to_its_positive_no
     beta = float(rng.uniform(1, 60))
     dense, f = sequence_field(states, x[keys], x[values], "exponential", beta=beta)
     attention, w = softmax_retrieval(states, x[keys], x[values], beta / n)
-    np.testing.assert_allclose(attention * f.sum(axis=1, keepdims=True), dense, rtol=0, atol=1e-12 * np.abs(dense).max())
+    np.testing.assert_allclose(attention * f.sum(axis=1, keepdims=True), dense, rtol=0,
+                               atol=1e-12 * np.abs(dense).max())
     np.testing.assert_allclose(w, f / f.sum(axis=1, keepdims=True), atol=1e-12)
     causal, _ = sequence_field(states, x[keys], x[values], "softmax", beta=beta)
     np.testing.assert_allclose(causal, attention, atol=1e-12)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..analysis.sequence import (SEQUENCE_ALPHA_C, cue_sequences, dense_sequence_capacity, is_time_axis,
                                  play_steps, position_profile)
-from .style import LAYOUT, MUTED, PALETTE, THEORY, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, mpl as _mpl
 
 
 def plot_sequence_positions(results: Mapping[str, Any], stimulus, min_overlap: float = 0.5):
