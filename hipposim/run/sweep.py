@@ -541,8 +541,8 @@ def aggregate(root: Path, points: list[SweepPoint]):
     labels = sorted({m for r in records for m in r.get("metrics", {})})
     metric_names = ["final_overlap", "success_rate", "peak_overlap", "steps_to_converge", "final_energy",
                     "max_other_overlap", "attention_entropy", "overlap_entropy", "beta_eff",
-                    "beta_theory", "sequence_correct_steps", "sequence_possible_steps", "sequence_fraction",
-                    "sequence_recalled", "mean_sequence_overlap"]
+                    "beta_theory", "beta_pred", "sequence_correct_steps", "sequence_possible_steps",
+                    "sequence_fraction", "sequence_recalled", "mean_sequence_overlap"]
     data = {name: np.full((len(points), len(labels)), np.nan) for name in metric_names}
     for i, r in enumerate(records):
         for j, label in enumerate(labels):
