@@ -264,6 +264,10 @@ def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",), fits: dict
     written = []
     if ds.attrs.get("sweep_kind") == "capacity":
         fig, name = plot_capacity(ds, fits), "capacity"
+    elif ds.attrs.get("sweep_kind") == "sequence_capacity":
+        from .sequence import plot_sequence_capacity
+
+        fig, name = plot_sequence_capacity(ds, fits), "sequence_capacity"
     elif ds.attrs.get("sweep_kind") == "phase":
         fig, name = plot_phase(ds), "phase"
     else:
