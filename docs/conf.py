@@ -1,0 +1,143 @@
+"""Sphinx configuration of hipposim's documentation (``sphinx-build -W -b html docs docs/_build/html``)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "_ext"))
+
+_EXTENSIONS = {"myst_nb": "myst-nb", "sphinx_gallery": "sphinx-gallery", "sphinxcontrib.bibtex":
+               "sphinxcontrib-bibtex", "numpydoc": "numpydoc", "pydata_sphinx_theme": "pydata-sphinx-theme"}
+_missing = [dist for mod, dist in _EXTENSIONS.items() if importlib.util.find_spec(mod.split(".")[0]) is None
+            or importlib.util.find_spec(mod) is None]
+if _missing:
+    raise SystemExit(f"the documentation needs {', '.join(_missing)}: pip install \"hipposim[docs]\"")
+
+import hipposim  # noqa: E402
+
+project = "hipposim"
+author = "hipposim contributors"
+copyright = "hipposim contributors"
+version = release = hipposim.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_nb",
+    "sphinx_gallery.gen_gallery",
+    "sphinxcontrib.bibtex",
+    "hipposim_docs",
+]
+
+# --- offline: no intersphinx, no remote images
+suppress_warnings: list[str] = []
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
+                    "auto_examples/*.md5", "auto_examples/*.codeobj.json", "**.ipynb_checkpoints", "notebooks/runs"]
+
+# --- sources: MyST markdown, notebooks (myst-nb), reStructuredText (gallery)
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+nb_execution_mode = "force"
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# the quickstart notebook lives in examples/ (where the tests run it); the build executes a copy
+_notebooks = HERE / "notebooks"
+_notebooks.mkdir(exist_ok=True)
+shutil.copyfile(ROOT / "examples" / "quickstart.ipynb", _notebooks / "quickstart.ipynb")
+os.environ.setdefault("HIPPOSIM_SCENARIOS", str(ROOT / "scenarios"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# --- gallery: every examples/plot_*.py runs in the build
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py|_shrink",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "abort_on_example_error": True,
+    "show_memory": False,
+    "show_signature": False,
+    "write_computation_times": True,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "reset_modules": ("matplotlib",),
+}
+
+# HIPPOSIM_DOCS_NO_RUN=1 skips running the notebook and the gallery (for editing prose; the
+# tests always run both)
+if os.environ.get("HIPPOSIM_DOCS_NO_RUN"):
+    nb_execution_mode = "off"
+    sphinx_gallery_conf["plot_gallery"] = "False"
+
+# --- API reference: autodoc + numpydoc
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autosummary_generate = False
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+_UNDERLINE = re.compile(r"^([-=~^\"'`#*+])\1{2,}\s*$")
+_CODE = re.compile(r"(``.*?``|:[a-z:]+:`[^`]*`|`[^`]*`)")
+
+
+def _plain_text_docstring(app, what, name, obj, options, lines):
+    """Docstrings write maths as plain text (|x|, |ln a|): keep a bar from reading as an RST
+    substitution, let a section underline be as long as its title, and join the continuation
+    lines of an aligned ``name``-description list to their entry."""
+    joined: list[str] = []
+    for line in lines:
+        prev = joined[-1] if joined else ""
+        indent = len(line) - len(line.lstrip())
+        if (line.strip() and prev.lstrip().startswith("``") and "  " in prev.strip()
+                and indent > len(prev) - len(prev.lstrip()) + 4):
+            joined[-1] = prev.rstrip() + " " + line.strip()
+        else:
+            joined.append(line)
+    lines[:] = joined
+    for i, line in enumerate(lines):
+        if _UNDERLINE.match(line) and i and lines[i - 1].strip() and len(line.rstrip()) < len(lines[i - 1].rstrip()):
+            lines[i] = line.rstrip()[0] * len(lines[i - 1].rstrip())
+        elif "|" in line and not line.lstrip().startswith(("|", "+")):
+            lines[i] = "".join(part if _CODE.fullmatch(part) else part.replace("|", "\\|")
+                               for part in _CODE.split(line))
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _plain_text_docstring, priority=400)
+
+
+# --- one bibliography
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+# --- HTML
+html_theme = "pydata_sphinx_theme"
+html_title = f"hipposim {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_depth": 2,
+    "show_toc_level": 2,
+    "navbar_align": "left",
+    "header_links_before_dropdown": 8,
+    "icon_links": [],
+    "use_edit_page_button": False,
+}
+html_sidebars = {"index": []}
+html_show_sourcelink = False
