@@ -1,7 +1,7 @@
 """Sphinx configuration of hipposim's documentation (``sphinx-build -W -b html docs docs/_build/html``)."""
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import re
 import shutil
@@ -14,10 +14,17 @@ sys.path.insert(0, str(HERE / "_ext"))
 
 _EXTENSIONS = {"myst_nb": "myst-nb", "sphinx_gallery": "sphinx-gallery", "sphinxcontrib.bibtex":
                "sphinxcontrib-bibtex", "numpydoc": "numpydoc", "pydata_sphinx_theme": "pydata-sphinx-theme"}
-_missing = [dist for mod, dist in _EXTENSIONS.items() if importlib.util.find_spec(mod.split(".")[0]) is None
-            or importlib.util.find_spec(mod) is None]
+_missing = []
+for _module, _dist in _EXTENSIONS.items():
+    try:
+        importlib.import_module(_module)
+    except ImportError:
+        _missing.append(_dist)
 if _missing:
-    raise SystemExit(f"the documentation needs {', '.join(_missing)}: pip install \"hipposim[docs]\"")
+    # one line, not Sphinx's report of a failing configuration file
+    sys.stderr.write(f"the documentation needs {', '.join(_missing)}: pip install \"hipposim[docs]\"\n")
+    sys.stderr.flush()
+    os._exit(2)
 
 import hipposim  # noqa: E402
 
