@@ -26,7 +26,7 @@ if _missing:
     sys.stderr.flush()
     os._exit(2)
 
-import hipposim  # noqa: E402
+import hipposim
 
 project = "hipposim"
 author = "hipposim contributors"
@@ -92,7 +92,7 @@ if os.environ.get("HIPPOSIM_DOCS_NO_RUN"):
 # --- API reference: autodoc + numpydoc
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
-autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_default_options: dict[str, bool] = {}  # members are asked for where wanted (api.md)
 autosummary_generate = False
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -129,6 +129,19 @@ def setup(app):
     app.connect("autodoc-process-docstring", _plain_text_docstring, priority=400)
 
 
+# --- every cross-reference must resolve (-n), except to packages and hipposim modules outside
+# the API reference (their docstrings name them for readers of the source)
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(xarray|numpy|np|scipy|sklearn|pydantic|matplotlib|neo|pynwb|brian2|dask|pathlib|typing)(\..*)?"),
+    (r"py:.*", (r"hipposim\.(models|circuits|backends|scenario|seeding|export|plotting|strict|stimuli|errors"
+                r"|units|run\.folder|run\.executors|run\.protocol)(\..*)?")),
+    # short names in docstrings of modules being changed elsewhere (hipposim/run/sweep.py,
+    # models/ca3_spiking.py); they name hipposim.run.executors, hipposim.errors.HipposimError and
+    # hipposim.circuits.ca3.perforant_projection
+    (r"py:mod", r"executors"), (r"py:class", r"HipposimError"), (r"py:func", r"perforant_projection"),
+]
+
 # --- one bibliography
 bibtex_bibfiles = ["references.bib"]
 bibtex_default_style = "plain"
@@ -142,7 +155,7 @@ html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
     "navbar_align": "left",
-    "header_links_before_dropdown": 8,
+    "header_links_before_dropdown": 6,
     "icon_links": [],
     "use_edit_page_button": False,
 }

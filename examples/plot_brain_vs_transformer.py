@@ -44,4 +44,7 @@ fig = plot_trajectories(run.results, run.stimulus, success_overlap=0.9)
 # %%
 # The recalled image, step by step
 # --------------------------------
-figures = run.plot()
+# One row per model; the columns are its steps.
+from hipposim.plotting.run import plot_image_recall
+
+fig = plot_image_recall(run.results, run.stimulus, cue=0)

@@ -37,8 +37,27 @@ for label, m in run.metrics.items():
     print(f"{label:10s} item overlap {m['item_overlap']:.2f}  hidden-pixel accuracy {m['probed_accuracy']:.2f}")
 
 # %%
-# The recalled image, step by step, and the overlap with the apple
-# ----------------------------------------------------------------
+# The recalled image, step by step
+# --------------------------------
 # Each row is a model; columns are its steps (updates for the Hopfield networks,
 # 10-ms bins for the spiking CA3).
-figures = run.plot()
+from hipposim.plotting.run import (
+    plot_energy,
+    plot_image_recall,
+    plot_overlap_trajectories,
+)
+
+fig = plot_image_recall(run.results, run.stimulus, cue=0)
+
+# %%
+# Overlap with the apple
+# ----------------------
+# m = xi.s/N of each model's state with the apple, against its own steps (for the
+# spiking CA3: the correlation of its binned rates with the apple's CA3 code).
+fig = plot_overlap_trajectories(run.results)
+
+# %%
+# Energy
+# ------
+# The Hopfield networks' energies never rise along their updates.
+fig = plot_energy(run.results)

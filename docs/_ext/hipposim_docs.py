@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 _BOUNDS = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"),
@@ -184,8 +183,6 @@ class ModelSummaryDirective(SphinxDirective):
     """Id, description, class, step unit and knobs of one model (``.. hipposim-model-summary:: ID``)."""
 
     required_arguments = 1
-    option_spec = {"no-class": directives.flag}
-
     def run(self) -> list[nodes.Node]:
         model_id = self.arguments[0]
         cls = _model_class(model_id)
