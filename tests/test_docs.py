@@ -133,3 +133,16 @@ def test_a_build_without_the_docs_extra_names_the_extra(tmp_path):
     assert proc.stderr.splitlines() == ['the documentation needs sphinx-gallery: pip install "hipposim[docs]"'], \
         proc.stderr
     assert "Traceback" not in proc.stdout
+
+
+def test_every_test_the_guarantees_name_exists():
+    """Each row of docs/guarantees.md names its test; a renamed or removed test fails here, naming it."""
+    text = (DOCS / "guarantees.md").read_text()
+    named = re.findall(r"`(?:(test_\w+\.py)::)?(test_\w+)(?:\[[^\]]*\])?`", text)
+    assert len(named) >= 30
+    missing = []
+    for file, name in named:
+        files = [ROOT / "tests" / (file or "test_safety.py")]
+        if not any(re.search(rf"^(async )?def {name}\(", f.read_text(), re.M) for f in files if f.is_file()):
+            missing.append(f"{file or 'test_safety.py'}::{name}")
+    assert not missing, f"docs/guarantees.md names tests that do not exist: {', '.join(missing)}"
