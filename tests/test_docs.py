@@ -143,6 +143,6 @@ def test_every_test_the_guarantees_name_exists():
     missing = []
     for file, name in named:
         files = [ROOT / "tests" / (file or "test_safety.py")]
-        if not any(re.search(rf"^(async )?def {name}\(", f.read_text(), re.M) for f in files if f.is_file()):
+        if not any(re.search(rf"^(async )?def {name}\(", f.read_text(), re.MULTILINE) for f in files if f.is_file()):
             missing.append(f"{file or 'test_safety.py'}::{name}")
     assert not missing, f"docs/guarantees.md names tests that do not exist: {', '.join(missing)}"

@@ -105,8 +105,24 @@ def field_rows(schema: dict, defs: dict) -> list[list[str]]:
 HEADER = ["field", "type", "unit", "bounds", "default", "description"]
 
 
-def table(rows: list[list[str]], header: list[str] = HEADER, literal_columns=(0, 4)) -> nodes.table:
-    """A docutils table with a header row."""
+def _linked_cell(text: str, targets: set[str]) -> nodes.entry:
+    """A cell whose names of schema sections link to those sections (``list[ModelSpec]``)."""
+    import re
+
+    entry, para = nodes.entry(), nodes.paragraph()
+    for part in re.split(r"(\w+)", text):
+        if part in targets:
+            ref = nodes.reference(part, part, refid=f"schema-{part.lower()}")
+            para += ref
+        elif part:
+            para += nodes.Text(part)
+    entry += para
+    return entry
+
+
+def table(rows: list[list[str]], header: list[str] = HEADER, literal_columns=(0, 4),
+          link_targets: set[str] | None = None) -> nodes.table:
+    """A docutils table with a header row; with ``link_targets``, the type column links to them."""
     tbl = nodes.table(classes=["hipposim-fields"])
     group = nodes.tgroup(cols=len(header))
     tbl += group
@@ -123,7 +139,10 @@ def table(rows: list[list[str]], header: list[str] = HEADER, literal_columns=(0,
     for r in rows:
         row = nodes.row()
         for i, text in enumerate(r):
-            row += _cell(text, literal=i in literal_columns)
+            if i == 1 and link_targets:
+                row += _linked_cell(text, link_targets)
+            else:
+                row += _cell(text, literal=i in literal_columns)
         body += row
     return tbl
 
@@ -147,16 +166,17 @@ class SchemaDirective(SphinxDirective):
         schema = json_schema()
         defs = schema.get("$defs", {})
         out: list[nodes.Node] = []
+        targets = {name for name, sub in defs.items() if "properties" in sub}
         top = nodes.paragraph(text=f"Top level ({schema.get('title', 'Scenario')}): "
                                    f"{schema.get('description', '').strip().splitlines()[0]}")
         out.append(_section(self, "Scenario (top level)", "schema-scenario",
-                            [top, table(field_rows(schema, defs))]))
+                            [top, table(field_rows(schema, defs), link_targets=targets)]))
         for name in sorted(defs):
             sub = defs[name]
             if "properties" not in sub:
                 continue
             desc = nodes.paragraph(text=" ".join(sub.get("description", "").split()))
-            out.append(_section(self, name, f"schema-{name.lower()}", [desc, table(field_rows(sub, defs))]))
+            out.append(_section(self, name, f"schema-{name.lower()}", [desc, table(field_rows(sub, defs), link_targets=targets)]))
         return out
 
 
