@@ -13,7 +13,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE / "_ext"))
 
 _EXTENSIONS = {"myst_nb": "myst-nb", "sphinx_gallery": "sphinx-gallery", "sphinxcontrib.bibtex":
-               "sphinxcontrib-bibtex", "numpydoc": "numpydoc", "pydata_sphinx_theme": "pydata-sphinx-theme"}
+               "sphinxcontrib-bibtex", "numpydoc": "numpydoc", "pydata_sphinx_theme": "pydata-sphinx-theme",
+               "sphinx-mathjax-offline": "sphinx-mathjax-offline"}
 _missing = []
 for _module, _dist in _EXTENSIONS.items():
     try:
@@ -37,6 +38,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax from _static/, so pages with maths open offline
     "numpydoc",
     "myst_nb",
     "sphinx_gallery.gen_gallery",
@@ -77,7 +79,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "show_memory": False,
     "show_signature": False,
-    "write_computation_times": True,
+    "write_computation_times": False,  # its page loads scripts from the web
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "reset_modules": ("matplotlib",),

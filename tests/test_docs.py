@@ -111,6 +111,11 @@ def test_the_site_builds_offline_with_no_warning(tmp_path):
     # a model page holds its generated parameter table with units
     v3 = (out / "models" / "ca3-spiking-v3.html").read_text()
     assert "tau_adapt" in v3 and "time (ms)" in v3
+    # pages open from disk: no script or style sheet from the web (the executed notebook excepted, whose
+    # MathJax and animation player come from myst-nb and matplotlib)
+    remote = re.compile(r'<(?:script|link)[^>]+(?:src|href)="https?://')
+    fetching = sorted(p for p in pages if p != "notebooks/quickstart.html" and remote.search((out / p).read_text()))
+    assert not fetching, fetching
     # references resolve to the one bibliography
     assert "Ramsauer" in (out / "references.html").read_text()
 
