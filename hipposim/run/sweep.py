@@ -448,6 +448,8 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             ds.attrs["sweep_kind"] = scenario.sweep.kind
             ds.attrs["scenario_sha256"] = scenario_hash(scenario)
             ds.attrs["model_ids"] = json.dumps({m.name: m.id for m in scenario.models})
+            ds.attrs["success_overlap"] = float(scenario.analysis.success_overlap)
+            ds.attrs.update(capacity_context(scenario))
             folder.write_dataset("sweep.nc", ds)
             failed = int((ds["status"].values == "failed").sum())
             manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
@@ -523,6 +525,28 @@ def _check_tasks_folder(folder: RunFolder) -> None:
                                   "may lie outside it")
 
 
+def capacity_context(scenario) -> dict:
+    """What a capacity plot needs beside the load: the cue's flip fraction rho (noisy cues) and, for each
+    spiking CA3 model, its cell count n_e and recurrent inputs per cell C = p_ee n_e (JSON, by label).
+    Values that the sweep itself varies are left out (one number would be wrong for some points)."""
+    swept = set(scenario.sweep.grid) | set(getattr(scenario.sweep, "zip", None) or {})
+    out: dict = {}
+    cues = scenario.cues
+    if cues.kind == "noisy" and not any(k.startswith("cues.") for k in swept):
+        out["cue_flip_fraction"] = float(cues.fraction)
+    sizes = {}
+    for m in scenario.models:
+        if not m.id.startswith("ca3-spiking") or any(k.startswith(f"models.{m.name}.") for k in swept):
+            continue
+        from ..registry import registry
+
+        params = registry.get(m.id).Params(**m.params)
+        sizes[m.name] = {"n_e": int(params.n_e), "C": float(params.p_ee * params.n_e)}
+    if sizes:
+        out["ca3_sizes"] = json.dumps(sizes)
+    return out
+
+
 def aggregate(root: Path, points: list[SweepPoint]):
     """All task records into one labeled dataset: dims (task, model), coords = swept values and seed."""
     import xarray as xr
@@ -534,7 +558,7 @@ def aggregate(root: Path, points: list[SweepPoint]):
     labels = sorted({m for r in records for m in r.get("metrics", {})})
     metric_names = ["final_overlap", "success_rate", "peak_overlap", "steps_to_converge", "final_energy",
                     "max_other_overlap", "attention_entropy", "overlap_entropy", "beta_eff",
-                    "beta_theory"]
+                    "beta_theory", "beta_pred"]
     data = {name: np.full((len(points), len(labels)), np.nan) for name in metric_names}
     for i, r in enumerate(records):
         for j, label in enumerate(labels):
