@@ -113,7 +113,7 @@ def _plain_text_docstring(app, what, name, obj, options, lines):
     for line in lines:
         prev = joined[-1] if joined else ""
         indent = len(line) - len(line.lstrip())
-        if (line.strip() and prev.lstrip().startswith("``") and "  " in prev.strip()
+        if (line.strip() and prev.lstrip().startswith("``")
                 and indent > len(prev) - len(prev.lstrip()) + 4):
             joined[-1] = prev.rstrip() + " " + line.strip()
         else:
