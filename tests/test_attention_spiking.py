@@ -59,6 +59,7 @@ def soft_runs():
     return out
 
 
+@pytest.mark.xdist_group("attention_soft_runs")
 def test_rates_are_softmax_at_fitted_beta(soft_runs):
     for stim, ds in soft_runs:
         m = attention_spiking_metrics(ds)
@@ -73,6 +74,7 @@ def test_rates_are_softmax_at_fitted_beta(soft_runs):
         assert np.median(js_divergence(p, flat, axis=1)) > 4 * m["attention_js_bits"]
 
 
+@pytest.mark.xdist_group("attention_soft_runs")
 def test_readout_is_one_modern_hopfield_step(soft_runs):
     from hipposim.analysis.attention_spiking import hopfield_step
 
@@ -89,6 +91,7 @@ def test_readout_is_one_modern_hopfield_step(soft_runs):
             assert r_hop > 0.6 and r_hop > r_cue + 0.3, (c, r_hop, r_cue)
 
 
+@pytest.mark.xdist_group("attention_soft_runs")
 def test_learned_keys_and_values_are_the_stored_patterns(soft_runs):
     for stim, ds in soft_runs:
         np.testing.assert_array_equal(np.sign(ds["keys_learned"].values), stim.patterns)
@@ -200,6 +203,7 @@ def regime_runs():
             for seed in (53, 54) for inh in REGIME_LEVELS]
 
 
+@pytest.mark.xdist_group("attention_regime_runs")
 def test_beta_is_predicted_from_the_parameters_before_the_run(regime_runs):
     from hipposim.analysis.attention_spiking import resolvable_reads
 
@@ -223,6 +227,7 @@ def test_beta_is_predicted_from_the_parameters_before_the_run(regime_runs):
         assert np.all(np.diff(b) < 0), b
 
 
+@pytest.mark.xdist_group("attention_regime_runs")
 def test_true_scores_fit_the_rates_better_than_shuffled_ones(regime_runs):
     """Per resolvable cue, the true assignment of scores to items has a lower JS (beta refitted) than 95 % of
     the assignments that shuffle the non-top scores among the items."""
@@ -269,6 +274,7 @@ def test_memory_rates_follow_the_exponential_law_at_the_predicted_slope(seed):
     assert law >= 2, law
 
 
+@pytest.mark.xdist_group("attention_soft_runs")
 def test_readout_follows_the_predicted_hopfield_step(soft_runs):
     """The read-out against V^T softmax(beta_pred K^T xi), with beta_pred solved before the run."""
     from hipposim.analysis.attention_spiking import hopfield_step
@@ -283,6 +289,7 @@ def test_readout_follows_the_predicted_hopfield_step(soft_runs):
             assert r_hop > 0.6 and r_hop > r_cue + 0.3, (c, r_hop, r_cue)
 
 
+@pytest.mark.xdist_group("attention_regime_runs")
 def test_memory_neurons_are_refractory_and_below_500_hz(regime_runs):
     assert AttentionSpiking.Params().t_ref.si >= 1e-3
     for seed, inh, ds in regime_runs:

@@ -61,8 +61,10 @@ def mark_line(ax, value: float, label: str, axis: str = "x", color: str = THEORY
     if inside:
         if axis == "x":
             ax.axvline(value, color=color, ls=ls, lw=lw)
+            # anchored at the end nearer the axis's middle, so a long label runs into the axis, not past it
             return ax.annotate(label, (value, text_pos), xycoords=("data", "axes fraction"), rotation=90,
-                               xytext=(-3, 0), textcoords="offset points", ha="right", va="center",
+                               xytext=(-3, 0), textcoords="offset points", ha="right",
+                               va="bottom" if text_pos < 0.5 else "top" if text_pos > 0.5 else "center",
                                fontsize=fontsize, color=color,
                                bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none", alpha=0.85))
         ax.axhline(value, color=color, ls=ls, lw=lw)
