@@ -196,6 +196,9 @@ class MemoryShape:
     n_items: float
     n_units: float
     n_cues: float
+    #: the patterns are sequences (``patterns.kind: sequences``): a model that plays them runs its
+    #: sequence protocol
+    sequences: bool = False
 
     def num(self, key: str, default: float = 0.0) -> float:
         """A numeric parameter: as written if it is a finite number, else its declared default, else ``default``."""
@@ -273,7 +276,11 @@ def model_estimate(shape: MemoryShape) -> dict[str, float]:
 def estimate_memory(doc: dict) -> dict[str, float]:
     """Estimated peak memory (bytes) of one run of the raw scenario ``doc``, by component."""
     pat = _section(doc, "patterns")
-    if pat.get("kind") == "images":
+    sequences = pat.get("kind") == "sequences"
+    if sequences:  # count sequences of length items each
+        n_items = _num(pat.get("count"), 1) * max(_num(pat.get("length"), 2), 1)
+        n_units = _num(pat.get("size"), 256)
+    elif pat.get("kind") == "images":
         names = pat.get("names") if isinstance(pat.get("names"), list) else []
         n_items = _num(pat.get("count"), len(names)) if pat.get("count") is not None else len(names)
         n_units = 256.0
@@ -291,7 +298,7 @@ def estimate_memory(doc: dict) -> dict[str, float]:
         params = spec.get("params") if isinstance(spec.get("params"), dict) else {}
         model_id = str(spec.get("id", ""))
         label = str(spec.get("label") or model_id or f"models[{i}]")
-        shape = MemoryShape(model_id, params, n_items, n_units, n_cues)
+        shape = MemoryShape(model_id, params, n_items, n_units, n_cues, sequences)
         for part, nbytes in model_estimate(shape).items():
             out[f"{label} {part}"] = nbytes
     return out
