@@ -503,7 +503,8 @@ class CA3SpikingV2(Model):
         width = self._bin_seconds()
         sizes = {"ca3_e": p.n_e, "ca3_i": p.n_i, "ca1_e": p.n_ca1, "ca1_i": p.n_ca1_i}
         spikes = out.spikes
-        edges_t, pop_rates = population_rates(spikes, sizes, duration, width)
+        rate_bin = p.bin.si   # population rates and the runaway check: always in bins of ``bin``
+        edges_t, pop_rates = population_rates(spikes, sizes, duration, rate_bin)
         check_activity(pop_rates, edges_t, p.max_rate.si, str(p.max_rate), out.final_v, duration)
         recall = [(a, b) for nm, a, b in phases if nm.startswith("recall_")]
         n_bins = int(round(self._recall_seconds() / width))
@@ -520,8 +521,8 @@ class CA3SpikingV2(Model):
             ov3[c] = overlaps(c3, code3, "binary")
             spk3[c] = c3.sum(axis=1)
             if p.control:
-                ov3_ctl[c] = overlaps(binned_counts(*spikes["ca3_e_ctl"], p.n_e, t0, t0 + self._recall_seconds(), width),
-                                      code3, "binary")
+                ctl = binned_counts(*spikes["ca3_e_ctl"], p.n_e, t0, t0 + self._recall_seconds(), width)
+                ov3_ctl[c] = overlaps(ctl, code3, "binary")
             for key, (t, _) in spikes.items():
                 counts = np.histogram(t, bins=t0 + np.arange(n_bins + 1) * width)[0]
                 rate_cue[key][c] = counts / (sizes[key.replace("_ctl", "")] * width)
@@ -557,7 +558,7 @@ class CA3SpikingV2(Model):
         for key in spikes:
             ds[f"rate_{key}"] = (("cue", "step"), rate_cue[key], {"units": "Hz"})
         main = [k for k in pop_rates if not k.endswith("_ctl")]
-        ds = ds.assign_coords(time=("time", (edges_t[:-1] + width / 2) * 1e3, {"units": "ms"}),
+        ds = ds.assign_coords(time=("time", (edges_t[:-1] + rate_bin / 2) * 1e3, {"units": "ms"}),
                               population=("population", main))
         ds["population_rate"] = (("population", "time"), np.stack([pop_rates[k] for k in main]),
                                  {"units": "Hz"})

@@ -102,25 +102,28 @@ class CA3SpikingV3Params(CA3SpikingV2Params):
         "offset, or the asymmetric pair window (Bi & Poo 1998) that stores the order of onsets")
     a_minus_ee: float = Field(1.0, ge=0, description="stdp-asymmetric: depression / potentiation ratio")
     # sequence phase: used when the stimulus holds sequences (metadata["sequences"])
-    seq_item_time: Time = Field("60 ms", description="sequences: presentation time of each item "
+    seq_item_time: Time = Field("100 ms", description="sequences: presentation time of each item "
                                 "(multiple of 10 ms)")
     seq_overlap: Time = Field("20 ms", description="sequences: successive presentations overlap by this much "
                               "(multiple of 10 ms, under half of seq_item_time)")
     seq_gap: Time = Field("200 ms", description="sequences: silence after each presented sequence "
                           "(multiple of 10 ms)")
-    seq_repeats: int = Field(3, ge=1, le=100, description="sequences: presentations of every sequence")
+    seq_repeats: int = Field(2, ge=1, le=100, description="sequences: presentations of every sequence")
     replay_trigger: Literal["item", "kick"] = Field(
         "item", description="replay start: a brief cue of the cued item (EC cue and its DG code), or an "
         "unspecific sharp-wave kick (mossy fibres onto every CA3 cell)")
+    replay_reset: Time = Field("200 ms", description="silence before each trigger, no input and no recurrent "
+                               "transmission (long enough for the slow current and adaptation of the previous "
+                               "replay to decay; multiple of 10 ms)")
     replay_cue: Time = Field("20 ms", description="duration of the trigger (multiple of 10 ms)")
-    replay_time: Time = Field("300 ms", description="replay window after the trigger (multiple of 10 ms)")
+    replay_time: Time = Field("100 ms", description="replay window after the trigger (multiple of 10 ms)")
     replay_mf_rate: Rate = Field("200 Hz", description="item trigger: mossy-fibre rate onto the DG code of "
                                  "the cue")
     kick_rate: Rate = Field("40 Hz", description="kick trigger: mossy-fibre rate onto every CA3 cell")
     replay_rec_gain: float = Field(2.0, ge=0, le=10, description="recurrent and Schaffer transmission during "
                                    "the trigger and replay (1 at recall; sharp waves come in low-acetylcholine "
                                    "states that release recurrent transmission, Hasselmo 1999)")
-    replay_bin: Time = Field("5 ms", description="bin of the replay overlaps")
+    replay_bin: Time = Field("2 ms", description="bin of the replay overlaps")
     replay_level: float = Field(0.3, gt=0, le=1, description="code correlation at which an assembly counts "
                                 "as active in a replay bin")
 
@@ -130,7 +133,7 @@ class CA3SpikingV3Params(CA3SpikingV2Params):
         k1 = int(round(self.ca1_coding_level * n1))
         if k1 < 1:
             raise ValueError(f"ca1_coding_level {self.ca1_coding_level} leaves no active CA1 cell among {n1}")
-        for fld in ("seq_item_time", "seq_overlap", "seq_gap", "replay_cue", "replay_time"):
+        for fld in ("seq_item_time", "seq_overlap", "seq_gap", "replay_reset", "replay_cue", "replay_time"):
             ms = getattr(self, fld).si * 1e3
             if abs(ms / TIMELINE_MS - round(ms / TIMELINE_MS)) > 1e-6:
                 raise ValueError(f"{fld} ({getattr(self, fld)}) must be a whole multiple of {TIMELINE_MS} ms")
@@ -228,7 +231,7 @@ class CA3SpikingV3(CA3SpikingV2):
 
         The recall protocol lasts ``P (t_encode + t_gap) + C (t_reset + t_recall)``. With sequence
         patterns (``shape.sequences``) the sequence phase lasts at most ``seq_repeats P
-        (seq_item_time + seq_gap) + C (t_reset + replay_cue + replay_time)`` (a gap per item bounds
+        (seq_item_time + seq_gap) + C (replay_reset + replay_cue + replay_time)`` (a gap per item bounds
         the gap per sequence), and each cue records ``(replay_cue + replay_time) / replay_bin``
         bins: the time-proportional parts (timelines, spikes) and the binned traces grow by the
         ratios of these to the recall protocol's.
@@ -242,8 +245,8 @@ class CA3SpikingV3(CA3SpikingV2):
         recall = (p * (shape.seconds("t_encode") + shape.seconds("t_gap"))
                   + c * (shape.seconds("t_reset") + shape.seconds("t_recall")))
         replay_window = shape.seconds("replay_cue") + shape.seconds("replay_time")
-        sequence = (shape.num("seq_repeats", 3) * p * (shape.seconds("seq_item_time") + shape.seconds("seq_gap"))
-                    + c * (shape.seconds("t_reset") + replay_window))
+        sequence = (shape.num("seq_repeats", 2) * p * (shape.seconds("seq_item_time") + shape.seconds("seq_gap"))
+                    + c * (shape.seconds("replay_reset") + replay_window))
         factor = sequence / max(recall, 1e-9)
         for key in ("timelines", "spikes"):
             out[key] *= factor
@@ -342,7 +345,7 @@ class CA3SpikingV3(CA3SpikingV2):
             return pairs[(a, b)]
 
         n = {f: int(round(getattr(p, f).si * 1e3 / TIMELINE_MS))
-             for f in ("seq_item_time", "seq_overlap", "seq_gap", "t_reset", "replay_cue", "replay_time")}
+             for f in ("seq_item_time", "seq_overlap", "seq_gap", "replay_reset", "replay_cue", "replay_time")}
         step = n["seq_item_time"] - n["seq_overlap"]
         # (steps, ec row, mossy row, rec, pp, plastic, ec1): rows indexed later, silence = -1
         rows, phases, t = [], [], 0
@@ -369,9 +372,9 @@ class CA3SpikingV3(CA3SpikingV2):
         mossy_table = np.concatenate([np.stack(mf_rows), trigger, np.zeros((1, p.n_e))])
         silent = base + C
         for c in range(C):
-            rows.append((n["t_reset"], -1, -1, 0.0, 0.0, 0.0, p.ec1_recall))
-            phases.append((f"reset_{c}", t, t + n["t_reset"] * TIMELINE_MS))
-            t += n["t_reset"] * TIMELINE_MS
+            rows.append((n["replay_reset"], -1, -1, 0.0, 0.0, 0.0, p.ec1_recall))
+            phases.append((f"reset_{c}", t, t + n["replay_reset"] * TIMELINE_MS))
+            t += n["replay_reset"] * TIMELINE_MS
             ec_cue = base + c if p.replay_trigger == "item" else -1
             g = p.replay_rec_gain
             rows.append((n["replay_cue"], ec_cue, base + c, g, 1.0, 0.0, p.ec1_recall))

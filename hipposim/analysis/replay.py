@@ -89,8 +89,8 @@ def replay_chain(first: np.ndarray, sequence: list[int], cue_position: int, cycl
     """Number of items replayed from the cue in ``direction`` (+1 forward, -1 backward) before an error.
 
     Item ``s_{k + d j}`` (j = 1, 2, ...) counts while it is activated (``first >= 0``), strictly
-    later than the previous item of the chain, and no item outside the sequence was activated
-    before it (an intrusion). The chain stops at the first item that fails, and at the end of
+    later than the previous item of the chain and strictly earlier than every item further along
+    (a skip is an error), and no item outside the sequence was activated before it (an intrusion). The chain stops at the first item that fails, and at the end of
     the sequence (a cyclic sequence wraps once around, up to the item before the cue).
     """
     length = len(sequence)
@@ -101,10 +101,10 @@ def replay_chain(first: np.ndarray, sequence: list[int], cue_position: int, cycl
     previous = -1 if previous < 0 else previous
     n = 0
     steps = length - 1 if cyclic else ((length - 1 - cue_position) if direction > 0 else cue_position)
-    for j in range(1, steps + 1):
-        item = sequence[(cue_position + direction * j) % length]
-        t = first[item]
-        if t < 0 or t <= previous or t >= intrusion:
+    chain = [int(first[sequence[(cue_position + direction * j) % length]]) for j in range(1, steps + 1)]
+    for j, t in enumerate(chain):
+        ahead = [x for x in chain[j + 1:] if x >= 0]
+        if t < 0 or t <= previous or t >= intrusion or (ahead and min(ahead) <= t):
             break
         previous, n = t, n + 1
     return n
