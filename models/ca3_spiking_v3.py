@@ -441,8 +441,8 @@ class CA3SpikingV3(CA3SpikingV2):
         seqs, cyclic, positions = sequence_info(stimulus)
         width = self._bin_seconds()
         start = int(round(p.replay_cue.si / width)) if p.replay_trigger == "kick" else 0
-        kw = dict(bin_s=width, presentation_step_s=p.seq_item_time.si - p.seq_overlap.si, level=p.replay_level,
-                  cyclic=cyclic, start_bin=start)
+        kw = {"bin_s": width, "presentation_step_s": p.seq_item_time.si - p.seq_overlap.si,
+              "level": p.replay_level, "cyclic": cyclic, "start_bin": start}
         copies = [("", "overlap")] + ([("_control", "overlap_control")] if "overlap_control" in ds else [])
         names = {"spearman": "replay_spearman", "spearman_distance": "replay_spearman_distance",
                  "fraction_forward": "replay_fraction", "fraction_backward": "replay_fraction_backward",

@@ -12,10 +12,10 @@ import functools
 
 import numpy as np
 import pytest
+from hipposim.models.ca3_spiking import CA3Spiking, CA3SpikingParams
 from pydantic import ValidationError
 
 from hipposim.circuits.graphs import graph_statistics, recurrent_graph
-from hipposim.models.ca3_spiking import CA3Spiking, CA3SpikingParams
 from hipposim.scenario import loads_scenario
 from hipposim.stimuli import build_stimulus
 
@@ -39,7 +39,7 @@ def weight_classes(ds) -> dict[str, np.ndarray]:
             "_dw": dw, "_code": code, "_pre": pre, "_post": post}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def run_rule(rule: str, seed: int):
     stim = build_stimulus(loads_scenario(SCENARIO.format(seed=seed)))
     ds = CA3Spiking(**{**CA3Spiking.tiny_params, "rule": rule}).run(stim, np.random.default_rng(seed))

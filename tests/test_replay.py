@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hipposim.models.ca3_spiking_v3 import CA3SpikingV3, CA3SpikingV3Params
 from pydantic import ValidationError
 
-from hipposim.analysis.replay import (activation_bins, replay_chain, replay_metrics, replay_speed, spearman,
-                                      sequence_replay_table)
+from hipposim.analysis.replay import (
+    activation_bins,
+    replay_chain,
+    replay_metrics,
+    replay_speed,
+    sequence_replay_table,
+    spearman,
+)
 from hipposim.errors import ModelError
-from hipposim.models.ca3_spiking_v3 import CA3SpikingV3, CA3SpikingV3Params
 from hipposim.stimuli import Stimulus
 
-REPLAY = dict(n_e=400, coding_level=0.05, p_ee=0.5, ca1_per_ca3=0.5, ca1_coding_level=0.1, b_adapt="3 mV",
-              ee_rule="stdp-asymmetric", a_minus_ee=0.5, eta_ee=0.1, target="numpy")
+REPLAY = {"n_e": 400, "coding_level": 0.05, "p_ee": 0.5, "ca1_per_ca3": 0.5, "ca1_coding_level": 0.1,
+          "b_adapt": "3 mV", "ee_rule": "stdp-asymmetric", "a_minus_ee": 0.5, "eta_ee": 0.1, "target": "numpy"}
 
 
 def sequence_stimulus(seed: int, cue_positions=(0, 2), n_seq: int = 2, length: int = 6, n_units: int = 100,

@@ -94,7 +94,7 @@ def replay_chain(first: np.ndarray, sequence: list[int], cue_position: int, cycl
     the sequence (a cyclic sequence wraps once around, up to the item before the cue).
     """
     length = len(sequence)
-    members = set(int(m) for m in sequence)
+    members = {int(m) for m in sequence}
     outside = [mu for mu in range(len(first)) if mu not in members and first[mu] >= 0]
     intrusion = min((first[mu] for mu in outside), default=np.iinfo(np.int64).max)
     previous = first[sequence[cue_position]]
@@ -119,7 +119,7 @@ def replay_speed(first: np.ndarray, sequence: list[int], cue_position: int, n_re
     """
     length = len(sequence)
     pos, times = [], []
-    for j in range(0, n_replayed + 1):
+    for j in range(n_replayed + 1):
         t = first[sequence[(cue_position + direction * j) % length]]
         if t >= 0:
             pos.append(j)
@@ -167,7 +167,7 @@ def replay_metrics(overlap: np.ndarray, sequence: list[int], cue_position: int, 
     ahead = length - 1 if cyclic else length - 1 - cue_position
     behind = 0 if cyclic else cue_position
     speed = replay_speed(first, sequence, cue_position, n_fwd, bin_s, +1)
-    members = set(int(m) for m in sequence)
+    members = {int(m) for m in sequence}
     return {
         "spearman": spearman(times, pos),
         "spearman_distance": spearman(times, np.abs(pos)),
@@ -196,5 +196,14 @@ def sequence_replay_table(overlap: np.ndarray, sequences: list[list[int]], cue_p
     return {key: np.array([r[key] for r in rows], dtype=float) for key in rows[0]}
 
 
-__all__ = ["spearman", "winners", "activation_bins", "peak_bins", "relative_positions", "replay_chain",
-           "replay_speed", "replay_metrics", "sequence_replay_table"]
+__all__ = [
+    "activation_bins",
+    "peak_bins",
+    "relative_positions",
+    "replay_chain",
+    "replay_metrics",
+    "replay_speed",
+    "sequence_replay_table",
+    "spearman",
+    "winners",
+]
