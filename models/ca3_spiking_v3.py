@@ -59,6 +59,40 @@ readout cannot copy the cue: with plasticity off it stays at the mean image's le
 
 Completion is judged by :func:`hipposim.analysis.completion.completion_scores`
 (windows of spike counts, not 10-ms bins).
+
+5. The sequence phase: learning in order, then replay
+-----------------------------------------------------
+A stimulus whose ``metadata`` holds ``"sequences"`` (lists of pattern indices in stored
+order, ``"cyclic"`` and the ``"cue_positions"`` of the cues) runs this phase instead of the
+recall protocol (:meth:`CA3SpikingV3._sequence_protocol`); the circuit, its pathways and the
+paired control are the same.
+
+*Learning.* Each sequence is presented ``seq_repeats`` times; item j starts at
+``j (seq_item_time - seq_overlap)`` and lasts ``seq_item_time``, so successive items OVERLAP
+by ``seq_overlap`` (both DG codes and the union of their EC channels are on). The link is
+made by the overlap, not by an eligibility trace: the STDP window stays the ordinary
+``tau_stdp`` = 40 ms of Bi & Poo (1998). This is how successive place-cell assemblies meet
+in CA3: place fields overlap along the track, and theta phase precession compresses the
+order of overlapping fields into the tens of milliseconds of the STDP window (Skaggs et al.
+1996; Mehta, Lee & Wilson 2002); Levy (1996) and Jahnke et al. (2015) link successive
+assemblies the same way. With ``ee_rule: stdp-asymmetric`` the recurrent synapses follow
+the asymmetric pair window (:data:`hipposim.backends.brian2.ca3_v2.LEARN_PRE_ASYM`): the
+onset of item j+1 while item j fires potentiates j -> j+1 and depresses j+1 -> j, so the
+weights store the order. With the default symmetric rule both directions are potentiated.
+
+*Replay.* Per cue: ``replay_reset`` of silence (no input, no recurrent transmission), then a
+trigger for ``replay_cue``: ``replay_trigger: item`` shows the cue on EC and drives its DG
+code at ``replay_mf_rate``; ``kick`` drives every CA3 cell through the mossy fibres at
+``kick_rate`` (an unspecific sharp-wave input). Then ``replay_time`` with no input at all;
+recurrent transmission at ``replay_rec_gain`` (sharp waves come in low-acetylcholine
+states, which release recurrent transmission; Hasselmo 1999) and no plasticity. The
+standard result's steps are bins of ``replay_bin`` from the trigger's onset, and the
+overlap is the code correlation. Each cue's replay is measured by
+:func:`hipposim.analysis.replay.replay_metrics` (``replay_*`` variables; ``*_control`` for the
+no-plasticity copy, whose recurrent synapses stay at ``u0_ee`` = 0 and replay nothing).
+Ecker et al. (2022) obtain forward replay from asymmetric and bidirectional replay from
+symmetric STDP with adaptation; the symmetric case is not reached in this circuit (see
+``docs/results/replay.md``).
 """
 from __future__ import annotations
 
