@@ -18,7 +18,22 @@ from .stimuli import Stimulus, build_stimulus
 
 
 def run_scenario(*args, **kwargs):
-    """Run a scenario and write its run folder; see :func:`hipposim.run.runner.run_scenario`."""
+    """Run a scenario and write its run folder (or, for a sweep, its sweep folder).
+
+    The same as :func:`hipposim.run.runner.run_scenario`, imported on first use so that
+    ``import hipposim`` stays light.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :func:`hipposim.run.runner.run_scenario`: the scenario, ``out``, ``overwrite``,
+        ``seed``, ``progress``, ``figures``.
+
+    Returns
+    -------
+    hipposim.run.folder.RunData or xarray.Dataset
+        The finished run, or a sweep's aggregated results.
+    """
     from .run.runner import run_scenario as _run
 
     return _run(*args, **kwargs)

@@ -94,6 +94,20 @@ def _sweep(scenario, out: Path, args, executor: str) -> int:
             else:
                 ci = ("" if not np.isfinite(f["ci_low"]) else f" (95% CI {f['ci_low']:.3f} .. {f['ci_high']:.3f})")
                 print(f"  {model}: critical load {f['alpha_c']:.3f}{ci}")
+    elif scenario.sweep.kind == "sequence_capacity":
+        from .analysis.sequence import sequence_capacity_fits
+
+        for model, entry in sequence_capacity_fits(ds).items():
+            for n, f in entry["by_size"].items():
+                if not np.isfinite(f["alpha_c"]):
+                    print(f"  {model}, N={n}: no critical load within the swept lengths")
+                else:
+                    ci = ("" if not np.isfinite(f["ci_low"]) else
+                          f" (95% CI {f['ci_low']:.0f} .. {f['ci_high']:.0f})")
+                    print(f"  {model}, N={n}: capacity {f['capacity']:.0f} items{ci}, "
+                          f"critical load P/N {f['alpha_c']:.3f}")
+            if "exponent" in entry:
+                print(f"  {model}: capacity ~ N^{entry['exponent']:.2f}")
     return 3 if failed else 0
 
 

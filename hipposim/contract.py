@@ -67,6 +67,12 @@ class Model:
     knobs: ClassVar[dict[str, str]] = {}
     #: parameter overrides that make the model tiny and fast (tests, smoke runs)
     tiny_params: ClassVar[dict] = {}
+    #: True for a model that plays stored sequences (``patterns.kind: sequences``) from a cue: its
+    #: ``step`` axis is then the sequence's time (update steps, or time bins), and ``overlap(cue, step,
+    #: pattern)`` tells which item it plays at each step
+    plays_sequences: ClassVar[bool] = False
+    #: False for a model that only plays sequences and has no one-shot recall of a single item
+    recalls_items: ClassVar[bool] = True
 
     def __init__(self, params: Params | dict[str, Any] | None = None, **kwargs: Any):
         if params is None:

@@ -31,7 +31,20 @@ class Registry:
         self._plugins_loaded = False
 
     def register(self, model_id: str, entry_point: str) -> None:
-        """Add a model. ``model_id`` must end in a version, e.g. ``my-model-v1``."""
+        """Add a model.
+
+        Parameters
+        ----------
+        model_id : str
+            The id, ending in a version, e.g. ``my-model-v1``.
+        entry_point : str
+            ``package.module:Class``, imported on first use.
+
+        Raises
+        ------
+        ValueError
+            When the id has no version or the entry point is not of that form.
+        """
         if not _VERSIONED.match(model_id):
             raise ValueError(f"model id {model_id!r} must end with a version such as '-v1'")
         if ":" not in entry_point:
@@ -49,6 +62,7 @@ class Registry:
                 warnings.warn(f"ignoring hipposim plug-in {ep.name!r}: {exc}", stacklevel=2)
 
     def ids(self) -> list[str]:
+        """Every registered model id, built-in and from plug-ins, sorted."""
         self._load_plugins()
         return sorted(self._table)
 
@@ -77,6 +91,21 @@ class Registry:
         return self._loaded[model_id]
 
     def make(self, model_id: str, params: dict | None = None) -> Model:
+        """A model instance with validated parameters.
+
+        Parameters
+        ----------
+        model_id : str
+            A registered id (``hopfield-modern-v1``) or an unversioned name (its newest version).
+        params : dict, optional
+            Parameter values; the rest keep their declared defaults. Unknown names and values out of
+            bounds raise :class:`pydantic.ValidationError`.
+
+        Returns
+        -------
+        Model
+            The model; nothing is simulated until :meth:`~hipposim.contract.Model.run`.
+        """
         return self.get(model_id)(params or {})
 
 

@@ -147,6 +147,11 @@ def compare_runs(runs: list[RunData], folder: RunFolder, title: str | None = Non
             plt.close(fig)
 
     save(plot_trajectories(results, stimulus, analysis.success_overlap), "trajectories")
+    if stimulus.sequences is not None:
+        from .plotting.sequence import plot_sequence_positions, plot_sequence_recall
+
+        save(plot_sequence_positions(results, stimulus, analysis.sequence_overlap), "sequence_positions")
+        save(plot_sequence_recall(results, stimulus, 0, analysis.sequence_overlap), "sequence_recall")
     if stimulus.image_shape is not None:
         save(plot_image_recall(results, stimulus, cue=0), "recall")
     save(plot_memory_and_input_dependence(table), "memory_and_input_dependence")
@@ -241,6 +246,11 @@ def compare_main(args) -> int:
         folder.release()
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for label, m in table.items():
+        if "sequence_correct_steps" in m:
+            print(f"{label:<24} correct steps before the first error {m['sequence_correct_steps']:.2f} of "
+                  f"{m['sequence_possible_steps']:.2f}  played to the end {m['sequence_recalled']:.2f}  "
+                  f"mean overlap over the sequence {fmt(m.get('mean_sequence_overlap'), '.3f')}")
+            continue
         print(f"{label:<24} item overlap {m['final_overlap']:.3f}  success {m['success']!s:<5}  "
               f"probed accuracy {fmt(m.get('probed_accuracy'), '.3f')}  "
               f"stored numbers {fmt(m.get('stored_numbers'), '.3g')}  "

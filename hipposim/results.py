@@ -2,7 +2,7 @@
 
 :func:`load` opens a run folder as a :class:`Run`. In Jupyter a Run shows
 itself as its metrics table and key figures; :meth:`Run.plot` and
-:meth:`Run.animate` return figures; :func:`to_neo` and :meth:`Run.to_nwb`
+:meth:`Run.animate` return figures; :func:`~hipposim.export.neo.to_neo` and :meth:`Run.to_nwb`
 export it (they need ``pip install "hipposim[export]"``)::
 
     import hipposim.results as hr
@@ -29,7 +29,23 @@ KEY_METRICS = ("final_overlap", "success", "steps_to_converge", "final_energy", 
 
 
 def load(root: str | Path) -> "Run":
-    """Open a finished run folder as a :class:`Run` (no simulation)."""
+    """Open a finished run folder as a :class:`Run` (no simulation).
+
+    Parameters
+    ----------
+    root : str or pathlib.Path
+        A run folder written by ``hipposim run`` or :func:`hipposim.run_scenario`.
+
+    Returns
+    -------
+    Run
+        Its results, metrics and stimulus, read from disk.
+
+    Raises
+    ------
+    hipposim.errors.HipposimError
+        When the folder is not a complete hipposim run folder, naming what is missing or damaged.
+    """
     return Run(load_run(root))
 
 
@@ -78,22 +94,27 @@ class Run:
     # plain access ------------------------------------------------------------
     @property
     def results(self) -> dict[str, Any]:
+        """Each model's labeled result, ``{label: xarray.Dataset}`` (dims cue, step, pattern, unit)."""
         return self.data.results
 
     @property
     def metrics(self) -> dict:
+        """The run's ``metrics.json``: one entry of named numbers per model label."""
         return self.data.metrics
 
     @property
     def stimulus(self):
+        """The :class:`~hipposim.stimuli.Stimulus` (stored items and cues) every model saw."""
         return self.data.stimulus
 
     @property
     def scenario(self) -> dict:
+        """The normalised scenario the run was made from, as stored in its manifest."""
         return self.data.scenario
 
     @property
     def root(self) -> Path:
+        """The run folder."""
         return self.data.root
 
     def __repr__(self) -> str:

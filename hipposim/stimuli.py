@@ -55,6 +55,18 @@ class Stimulus:
         return self.patterns.shape[1]
 
     @property
+    def sequences(self) -> np.ndarray | None:
+        """(S, L) int array: the pattern index of each sequence's items in order, or None for
+        patterns that are not sequences (``metadata["sequences"]``)."""
+        seqs = self.metadata.get("sequences")
+        return None if seqs is None else np.asarray(seqs, dtype=np.int64).reshape(len(seqs), -1)
+
+    @property
+    def cyclic(self) -> bool:
+        """True when each stored sequence's last item is followed by its first."""
+        return bool(self.metadata.get("cyclic", False))
+
+    @property
     def coding_level(self) -> float:
         """Fraction of active (+1 or 1) entries over all patterns."""
         return float(np.mean(self.patterns > 0))
@@ -80,13 +92,17 @@ class Stimulus:
             import json
 
             attrs["training"] = json.dumps(self.training, sort_keys=True)
-        return xr.Dataset(
-            {"patterns": (("pattern", "unit"), self.patterns.astype(np.float64)),
-             "cues": (("cue", "unit"), self.cues.astype(np.float64)),
-             "known": (("cue", "unit"), self.known.astype(np.int8)),
-             "targets": (("cue",), self.targets.astype(np.int64))},
-            coords={"pattern": list(self.names), "cue": np.arange(len(self.targets))},
-            attrs=attrs)
+        data = {"patterns": (("pattern", "unit"), self.patterns.astype(np.float64)),
+                "cues": (("cue", "unit"), self.cues.astype(np.float64)),
+                "known": (("cue", "unit"), self.known.astype(np.int8)),
+                "targets": (("cue",), self.targets.astype(np.int64))}
+        if self.sequences is not None:
+            attrs["cyclic"] = int(self.cyclic)
+            data["sequences"] = (("sequence", "position"), self.sequences)
+            data["cue_positions"] = (("cue",), np.asarray(self.metadata["cue_positions"], dtype=np.int64))
+            data["cue_sequences"] = (("cue",), np.asarray(self.metadata["cue_sequences"], dtype=np.int64))
+        return xr.Dataset(data, coords={"pattern": list(self.names), "cue": np.arange(len(self.targets))},
+                          attrs=attrs)
 
     @classmethod
     def from_dataset(cls, ds) -> "Stimulus":
@@ -98,10 +114,16 @@ class Stimulus:
             import json
 
             training = json.loads(str(ds.attrs["training"]))
+        metadata: dict[str, Any] = {}
+        if "sequences" in ds:
+            metadata = {"sequences": ds["sequences"].values.astype(int).tolist(),
+                        "cyclic": bool(int(ds.attrs.get("cyclic", 0))),
+                        "cue_positions": ds["cue_positions"].values.astype(int).tolist(),
+                        "cue_sequences": ds["cue_sequences"].values.astype(int).tolist()}
         return cls(patterns=ds["patterns"].values, names=tuple(str(n) for n in ds["pattern"].values),
                    coding=str(ds.attrs["coding"]), cues=ds["cues"].values,
                    targets=ds["targets"].values.astype(int), known=ds["known"].values.astype(bool),
-                   image_shape=shape, training=training)
+                   image_shape=shape, metadata=metadata, training=training)
 
 
 # --------------------------------------------------------------------------- patterns
@@ -320,7 +342,20 @@ def pattern_names(spec) -> list[str]:
     """Names of the stored items of a pattern section: image names, or p0, p1, ..."""
     if spec.kind == "images":
         return spec.names[: spec.count] if spec.count else list(spec.names)
+    if spec.kind == "sequences":
+        if spec.items == "images":
+            return list(spec.names)
+        return [f"s{s}_{i}" for s in range(spec.count) for i in range(spec.length)]
     return [f"p{mu}" for mu in range(spec.count)]
+
+
+def sequence_cues(spec, cue) -> list[tuple[int, int, int]]:
+    """(pattern index, sequence, position) of each cued item of a sequence scenario, in cue order:
+    every cued sequence (``cues.targets``: 'all' or sequence indices), each of its ``cues.position``."""
+    positions = [0] if cue.position is None else ([cue.position] if isinstance(cue.position, int)
+                                                  else list(cue.position))
+    seqs = range(spec.count) if cue.targets == "all" else list(cue.targets)
+    return [(s * spec.length + pos, s, pos) for s in seqs for pos in positions]
 
 
 def pattern_index(ref: int | str, names: list[str]) -> int:
@@ -360,14 +395,28 @@ def build_stimulus(scenario) -> Stimulus:
         patterns, family = correlated_bipolar(spec.count, spec.size, spec.parents, spec.similarity, prng)
         coding = "bipolar"
         metadata["family"] = family
+    elif spec.kind == "sequences" and spec.items != "images":
+        # the items of every sequence, in sequence-major order: pattern s * L + l is item l of sequence s
+        if spec.items == "random":
+            patterns, coding = random_bipolar(spec.n_items, spec.size, prng), "bipolar"
+        else:
+            patterns, coding = sparse_binary(spec.n_items, spec.size, spec.coding_level, prng), "binary"
     else:
         images = [load_image(n) for n in names]
         image_shape = images[0].shape
         patterns, coding = np.stack([im.ravel() for im in images]), "bipolar"
     cue = scenario.cues
     crng = np.random.default_rng(streams["cues"])
-    target_ids = (list(range(len(names))) if cue.targets == "all"
-                  else [pattern_index(t, names) for t in cue.targets])
+    if spec.kind == "sequences":
+        picks = sequence_cues(spec, cue)
+        target_ids = [t for t, _, _ in picks]
+        length = spec.length
+        metadata["sequences"] = [list(range(s * length, (s + 1) * length)) for s in range(spec.count)]
+        metadata["cyclic"] = bool(spec.cyclic)
+        metadata["cue_positions"], metadata["cue_sequences"] = [], []
+    else:
+        target_ids = (list(range(len(names))) if cue.targets == "all"
+                      else [pattern_index(t, names) for t in cue.targets])
     cues, targets, known = [], [], []
     n = patterns.shape[1]
     regions = [cue.region] if cue.region is None or isinstance(cue.region, str) else list(cue.region)
@@ -389,6 +438,9 @@ def build_stimulus(scenario) -> Stimulus:
                 cues.append(mixture_cue(patterns[t], other, cue.weight, coding))
                 known.append(np.ones(n, dtype=bool))
             targets.append(t)
+            if spec.kind == "sequences":
+                metadata["cue_sequences"].append(t // spec.length)
+                metadata["cue_positions"].append(t % spec.length)
     training = getattr(scenario, "training", None)
     return Stimulus(patterns=patterns, names=tuple(names), coding=coding, cues=np.array(cues),
                             targets=np.array(targets), known=np.array(known), image_shape=image_shape,

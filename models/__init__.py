@@ -23,4 +23,8 @@ BUILTIN: dict[str, str] = {
     "mlp-baseline-v2": "hipposim.models.mlp_baseline:MLPBaseline",
     "autoencoder-v1": "hipposim.models.denoising_autoencoder:DenoisingAutoencoder",
     "attention-spiking-v1": "hipposim.models.attention_spiking:AttentionSpiking",
+    "sequence-classical-v1": "hipposim.models.sequence_classical:ClassicalSequence",
+    "sequence-dense-v1": "hipposim.models.sequence_dense:DenseSequence",
+    "attention-causal-v1": "hipposim.models.sequence_attention:CausalAttention",
+    "attention-induction-v1": "hipposim.models.sequence_attention:InductionAttention",
 }

@@ -26,8 +26,16 @@ from typing import Literal
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
-from hipposim.circuits.attention import (ValueKind, learned_items, on_off_readout, recall_counts,
-                                         running_windows, value_patterns)
+from hipposim.circuits.attention import (
+    ValueKind,
+    learned_items,
+    on_off_readout,
+    predict_pool,
+    recall_counts,
+    running_windows,
+    value_patterns,
+    window_counts,
+)
 from hipposim.contract import InhibitionFactor, Model, Params, standard_dataset
 from hipposim.errors import ModelError
 from hipposim.functional.retrieval import fit_inverse_temperature, overlaps, softmax
@@ -67,8 +75,10 @@ class AttentionSpikingParams(Params):
                                                "when the shunt divides the dendritic drive away)")
     Delta: PositiveVoltage = Field("1 mV", description="escape-noise softness of the exponential f-I curve")
     rho0: PositiveRate = Field("2 Hz", description="memory-neuron rate at u = 0")
-    rho_max: PositiveRate = Field("3500 Hz", description="memory-neuron rate ceiling (a ceiling the winner "
-                                                        "reaches in bursts flattens the rates and lowers beta_eff)")
+    rho_max: PositiveRate = Field("1000 Hz", description="memory-neuron hazard ceiling; with t_ref the firing "
+                                                        "rate stays below rho_max / (1 + rho_max t_ref)")
+    t_ref: Time = Field("1.5 ms", description="dead time of a memory neuron after each spike (a physiological "
+                                              "refractory period; caps the rate at 1 / t_ref)")
     r_teach: PositiveRate = Field("100 Hz", description="assembly rate imposed by the instructive input while "
                                                         "its item is learned")
     r_teach_out: PositiveRate = Field("150 Hz", description="read-out cell rate imposed by the value pattern "
@@ -99,7 +109,7 @@ class AttentionSpikingParams(Params):
     target: Literal["numpy", "cython"] = Field("numpy", description="Brian2 code-generation target")
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "AttentionSpikingParams":
+    def _cross_checks(self) -> AttentionSpikingParams:
         taus = {n: getattr(self, n) for n in ("tau_s", "tau_p", "tau_sh", "tau_i", "tau_h")}
         shortest = min(taus, key=lambda k: taus[k].si)
         if self.dt.si > taus[shortest].si:
@@ -127,7 +137,8 @@ class AttentionSpiking(Model):
     tiny_params = {"m": 4, "n_inh": 30, "t_learn": "60 ms", "t_settle": "30 ms", "t_measure": "90 ms",
                    "t_bin": "30 ms"}
     records = ("attention", "memory_rate", "memory_rate_t", "scores", "beta_eff", "beta_eff_at_bound",
-               "beta_theory", "softmax_at_beta_eff", "pool_rate", "key_patterns", "value_patterns",
+               "beta_theory", "beta_pred", "beta_pred_saturated", "pool_rate_pred", "memory_rate_pred",
+               "memory_rate_max", "memory_count", "softmax_at_beta_eff", "pool_rate", "key_patterns", "value_patterns",
                "keys_learned", "values_learned", "cue_input", "ec_in_spike_time", "ec_in_spike_index",
                "mem_spike_time", "mem_spike_index", "mem_inh_spike_time", "mem_inh_spike_index",
                "ec_out_spike_time", "ec_out_spike_index", "phase_start", "phase_end", "recall_start")
@@ -151,19 +162,24 @@ class AttentionSpiking(Model):
                                 inputs=cells, seconds=seconds, dt=shape.seconds("dt"))
 
     def run(self, stimulus: Stimulus, rng: np.random.Generator):
-        from hipposim.backends.brian2.attention import AttentionSpec, SilentMemoryLayer, run_attention
+        from hipposim.backends.brian2.attention import (
+            AttentionSpec,
+            SilentMemoryLayer,
+            run_attention,
+        )
 
         p = self.params
         keys = stimulus.bipolar_patterns().astype(float)
         values = value_patterns(keys, p.values, rng)
         cues = stimulus.bipolar_cues().astype(float)
         check_key_value_pairs(keys, values)
+        prediction = self.predict(keys, cues)   # from the parameters and the cues, before any simulation
         mv = 1e3  # the reduced potentials enter the backend in mV
         spec = AttentionSpec(
             keys=keys, values=values, cues=cues, m=p.m, n_inh=p.n_inh, dt=p.dt.si, t_learn=p.t_learn.si,
             t_settle=p.t_settle.si, t_measure=p.t_measure.si, r_f=p.r_f.si, tau_s=p.tau_s.si,
             J_k=p.J_k.si * mv, I_bd=p.I_bd.si * mv, I_bs=p.I_bs.si * mv, Delta=p.Delta.si * mv, rho0=p.rho0.si,
-            rho_max=p.rho_max.si, r_teach=p.r_teach.si, r_teach_out=p.r_teach_out.si, c_fb=p.c_fb, A0=p.A0.si,
+            rho_max=p.rho_max.si, t_ref=p.t_ref.si, r_teach=p.r_teach.si, r_teach_out=p.r_teach_out.si, c_fb=p.c_fb, A0=p.A0.si,
             tau_p=p.tau_p.si, A_ref=p.A_ref.si, G_sh=p.G_sh, tau_sh=p.tau_sh.si,
             K_fb=p.K_ref.si * mv / p.A_ref.si, tau_i=p.tau_i.si, inhibition=p.inhibition, r_out=p.r_out.si,
             R_ref=p.R_ref.si, eta=p.eta, tau_h=p.tau_h.si, silent_rate=p.silent_rate.si,
@@ -177,9 +193,24 @@ class AttentionSpiking(Model):
                 f"population 'mem' is silent: {exc} < silent_rate {p.silent_rate} in the recall window; field "
                 f"'inhibition' = {p.inhibition:g} leaves every memory neuron silent (the shared pool 'mem_inh' "
                 "suppresses all assemblies); expected a smaller inhibition") from None
-        return self._result(stimulus, keys, values, cues, out)
+        return self._result(stimulus, keys, values, cues, out, prediction)
 
-    def _result(self, stimulus: Stimulus, keys, values, cues, out):
+    def predict(self, keys: np.ndarray, cues: np.ndarray) -> dict[str, np.ndarray]:
+        """The circuit's mean-field prediction for bipolar ``keys`` (P, N) and ``cues`` (C, N), before a run.
+
+        See :func:`hipposim.circuits.attention.predict_pool`: ``beta`` is J_k / (2 n_vis Delta (1 + g)) at
+        the pool rate of the fixed point, ``rates`` the memory-neuron rates, ``saturated`` the cues where the
+        exponential law does not hold.
+        """
+        p = self.params
+        mv = 1e3
+        return predict_pool(np.asarray(cues) @ np.asarray(keys).T, np.count_nonzero(cues, axis=1),
+                            J_k=p.J_k.si * mv, I_bd=p.I_bd.si * mv, I_bs=p.I_bs.si * mv, Delta=p.Delta.si * mv,
+                            rho0=p.rho0.si, rho_max=p.rho_max.si, t_ref=p.t_ref.si, c_fb=p.c_fb, A0=p.A0.si,
+                            A_ref=p.A_ref.si, G_sh=p.G_sh, K_fb=p.K_ref.si * mv / p.A_ref.si,
+                            inhibition=p.inhibition)
+
+    def _result(self, stimulus: Stimulus, keys, values, cues, out, prediction):
         p = self.params
         n_items, n_units = keys.shape
         n_mem = n_items * p.m
@@ -202,6 +233,7 @@ class AttentionSpiking(Model):
             attention = est_mem / est_mem.sum(axis=-1, keepdims=True)   # NaN only in a bin without spikes
         readout = on_off_readout(est_out)                               # (cue, step, unit), bipolar scale
         window = counts_t[:, settle_bins:].sum(axis=1)
+        cell_max = np.array([window_counts(t_mem, i_mem, n_mem, a + p.t_settle.si, b).max() for a, b in recall])
         memory_rate = window / (p.m * p.t_measure.si)
         pool_rate = pool_t[:, settle_bins:, 0].sum(axis=1) / (p.n_inh * p.t_measure.si)
         scores = cues @ keys.T
@@ -233,6 +265,12 @@ class AttentionSpiking(Model):
         ds["beta_eff"] = (("cue",), beta)
         ds["beta_eff_at_bound"] = (("cue",), at_bound)
         ds["beta_theory"] = (("cue",), beta_theory)
+        ds["beta_pred"] = (("cue",), prediction["beta"])
+        ds["beta_pred_saturated"] = (("cue",), prediction["saturated"].astype(np.int64))
+        ds["pool_rate_pred"] = (("cue",), prediction["pool_rate"], {"units": "Hz"})
+        ds["memory_rate_pred"] = (("cue", "pattern"), prediction["rates"], {"units": "Hz"})
+        ds["memory_count"] = (("cue", "pattern"), window)
+        ds["memory_rate_max"] = (("cue",), cell_max / p.t_measure.si, {"units": "Hz"})
         ds["softmax_at_beta_eff"] = (("cue", "pattern"), softmax(beta[:, None] * scores))
         ds["pool_rate"] = (("cue",), pool_rate, {"units": "Hz"})
         ds["key_patterns"] = (("pattern", "unit"), keys)

@@ -264,7 +264,7 @@ class CA3SpikingV3(CA3SpikingV2):
         """v2's estimate (:meth:`CA3SpikingV2.memory_estimate`), over the sequence protocol for sequences.
 
         The recall protocol lasts ``P (t_encode + t_gap) + C (t_reset + t_recall)``. With sequence
-        patterns (``shape.sequences``) the sequence phase lasts at most ``seq_repeats P
+        patterns (``shape.sequence_length`` > 0) the sequence phase lasts at most ``seq_repeats P
         (seq_item_time + seq_gap) + C (replay_reset + replay_cue + replay_time)`` (a gap per item bounds
         the gap per sequence), and each cue records ``(replay_cue + replay_time) / replay_bin``
         bins: the time-proportional parts (timelines, spikes) and the binned traces grow by the
@@ -273,7 +273,7 @@ class CA3SpikingV3(CA3SpikingV2):
         from hipposim.scenario.limits import SPIKING_STEPS
 
         out = CA3SpikingV2.memory_estimate.__func__(cls, shape)
-        if not getattr(shape, "sequences", False):
+        if not getattr(shape, "sequence_length", 0):
             return out
         p, c = shape.n_items, shape.n_cues
         recall = (p * (shape.seconds("t_encode") + shape.seconds("t_gap"))

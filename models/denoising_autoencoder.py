@@ -4,7 +4,7 @@
 
 Every weight is learned by backpropagation (Adam on the squared error, full batch,
 scikit-learn's :class:`sklearn.neural_network.MLPRegressor`), mapping corrupted
-copies of the stored items to the items (Vincent et al. 2008): the items
+copies of the stored items to the items (Vincent et al. 2008, :cite:p:`vincent2008`): the items
 themselves and ``train_cues`` masked copies of each, built exactly as for
 ``mlp-baseline-v2`` (random units hidden, or an image region). The network's
 seed comes from the run's rng. At recall its weights are fixed and nothing

@@ -1,4 +1,4 @@
-"""Classical Hopfield network (Hopfield 1982).
+"""Classical Hopfield network (Hopfield 1982, :cite:p:`hopfield1982`).
 
 Storage by Hebb's outer-product rule, W = (1/N) sum_mu xi^mu xi^mu^T with a
 zero diagonal; recall by s_i <- sign(sum_j W_ij s_j) (a unit whose field is

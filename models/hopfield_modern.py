@@ -1,4 +1,4 @@
-"""Modern (continuous, dense) Hopfield network (Ramsauer et al. 2020).
+"""Modern (continuous, dense) Hopfield network (Ramsauer et al. 2020, :cite:p:`ramsauer2020`).
 
 Update (eq. 3): xi_new = X softmax(beta X^T xi), iterated for at most
 ``max_steps`` updates or until max|xi_new - xi| < ``tolerance``. Energy (eq. 2):

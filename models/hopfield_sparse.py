@@ -1,4 +1,4 @@
-"""Sparse associative memory with the covariance rule (Tsodyks & Feigel'man 1988).
+"""Sparse associative memory with the covariance rule (Tsodyks & Feigel'man 1988, :cite:p:`tsodyks1988`).
 
 Items are 0/1 at coding level a. Storage: W_ij = (1/(N a (1-a))) sum_mu
 (xi_i^mu - a)(xi_j^mu - a), W_ii = 0. Recall: synchronous k-winners-take-all,

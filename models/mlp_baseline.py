@@ -20,7 +20,7 @@ on: they stand for items that arrive after training, which a memory stores in
 one shot (a Hebbian outer product, one more key and value) and a trained
 network can only learn by retraining.
 
-``mlp-baseline-v1`` (:class:`MLPBaselineV1`) keeps the first version: fitted on
+``mlp-baseline-v1`` (:class:`~hipposim.models.mlp_baseline.MLPBaselineV1`) keeps the first version: fitted on
 the clean items only, no layer norm, no residual.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A stack of pre-norm Transformer blocks reading a memory of stored items.
 
-Each block alternates association and processing (Vaswani et al. 2017;
-pre-norm as in Xiong et al. 2020):
+Each block alternates association and processing (Vaswani et al. 2017, :cite:p:`vaswani2017`;
+pre-norm as in Xiong et al. 2020, :cite:p:`xiong2020`):
 
     x <- x + MHA(LN(x), memory)      the "hippocampus": an input-dependent read
     x <- x + FF(LN(x))               the "cortex": fixed weights

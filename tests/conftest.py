@@ -61,13 +61,29 @@ def shrink(data: dict) -> dict:
     if "count" in pat and pat.get("kind") != "images":
         pat["count"] = min(pat["count"], 10)
     cues = data.get("cues", {})
-    if isinstance(pat.get("names"), list):  # three images, and every image a cue names
+    if pat.get("kind") == "sequences":  # at most 6 items a sequence; images: the first sequences that fit
+        pat["length"] = min(pat["length"], 6)
+        if isinstance(pat.get("names"), list):
+            pat["count"] = max(1, min(pat["count"], len(pat["names"]) // pat["length"]))
+            pat["names"] = pat["names"][: pat["count"] * pat["length"]]
+        pos = cues.get("position")
+        if isinstance(pos, list):
+            cues["position"] = [p for p in pos if p < pat["length"]][:2] or [0]
+        elif isinstance(pos, int):
+            cues["position"] = min(pos, pat["length"] - 1)
+        sweep = data.get("sweep") or {}
+        for section in ("grid", "zip"):  # distinct short lengths 2, 3, ... (no two points the same)
+            if "patterns.length" in sweep.get(section, {}):
+                sweep[section]["patterns.length"] = [min(v, 2 + i) for i, v in
+                                                     enumerate(sweep[section]["patterns.length"])]
+    elif isinstance(pat.get("names"), list):  # three images, and every image a cue names
         named = [t for t in cues.get("targets", []) if isinstance(t, str)] if isinstance(cues.get("targets"), list) else []
         pat["names"] = [n for i, n in enumerate(pat["names"]) if i < 3 or n in named]
     if isinstance(cues.get("region"), list):
         cues["region"] = cues["region"][:2]
     if isinstance(cues.get("targets"), list):
-        cues["targets"] = [t for t in cues["targets"] if not isinstance(t, int) or t < 3][:2] or [0]
+        limit = min(3, pat["count"]) if pat.get("kind") == "sequences" else 3
+        cues["targets"] = [t for t in cues["targets"] if not isinstance(t, int) or t < limit][:2] or [0]
     for spec in data["models"]:
         cls = registry.get(spec["id"])
         spec["params"] = {**spec.get("params", {}), **getattr(cls, "tiny_params", {})}

@@ -31,7 +31,7 @@ from hipposim.models.transformer_block import TransformerBlock
 from hipposim.stimuli import Stimulus, masked_cue, noisy_cue, random_bipolar
 
 IMAGES = ["apple", "cup", "heart", "house", "letter_a", "letter_t", "smiley", "star"]
-#: seeds of these tests, apart from the README's (7, 0-2) and the documented numbers' (10-14, 100-102)
+#: seeds of these tests, apart from the documentation's (7, 0-2) and the documented numbers' (10-14, 100-102)
 SEEDS = [41, 42]
 
 

@@ -29,7 +29,9 @@ class CheckingFolder(RunFolder):
 
     def save_figure(self, fig, relative):
         self.checked[str(relative)] = text_overlaps(fig)
-        if str(relative).split("/")[-1].split(".")[0] in ("overlap", "energy", "capacity", "phase", "sweep") \
+        if str(relative).split("/")[-1].split(".")[0] in ("overlap", "energy", "capacity", "phase", "sweep",
+                                                       "sequence_capacity", "sequence_positions",
+                                                       "sequence_recall") \
                 or "/recall_" in str(relative):
             self.constrained.append(type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine")
         return super().save_figure(fig, relative)

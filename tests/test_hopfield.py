@@ -224,5 +224,8 @@ def test_treves_rolls_fit_recovers_k_and_the_capacity_ratio():
     # a curve that never falls below the level has no capacity inside the sweep
     assert np.isnan(crossing_load(counts, np.ones(len(counts))))
     assert np.isnan(crossing_load(counts, np.zeros(len(counts))))
+    # a plateau at the level is not a crossing: the curve must fall below it
+    assert np.isnan(crossing_load(counts, np.array([1, 1, 0.5, 0.5, 0.5, 0.5, 0.5])))
+    assert crossing_load(counts, np.array([1, 1, 0.5, 0.5, 0.25, 0, 0])) == pytest.approx(32.0)
     with pytest.raises(ValueError, match="coding_level"):
         treves_rolls_capacity(100, 1.5)

@@ -49,6 +49,9 @@ def scenario_doc(model_id: str, params: dict) -> dict:
         params.setdefault("target", "numpy")
         patterns = {"kind": "images", "names": ["apple", "cup", "heart", "house"]}
         cues = {"kind": "masked", "region": "left_half", "targets": [0, 1]}
+    elif not getattr(cls, "recalls_items", True):  # a sequence player: 4 sequences of 6 items
+        patterns = {"kind": "sequences", "count": 4, "length": 6, "size": 256}
+        cues = {"kind": "noisy", "fraction": 0.1, "targets": [0, 1, 2], "repeats": 2}
     else:
         sparse = model_id.startswith("hopfield-sparse")
         patterns = {"kind": "sparse" if sparse else "random", "count": 24, "size": 256,

@@ -14,11 +14,12 @@ import pytest
 import xarray as xr
 import yaml
 
+from hipposim.analysis.capacity import fit_critical_load
 from hipposim.cli import main
 from hipposim.contract import Model
 from hipposim.registry import registry
-from hipposim.scenario import load_scenario, loads_scenario
 from hipposim.run.sweep import run_sweep, sweep_points
+from hipposim.scenario import load_scenario, loads_scenario
 
 from .conftest import SCENARIOS
 
@@ -146,6 +147,37 @@ def test_fitted_classical_critical_load_at_n_1000(tmp_path, write_yaml):
     assert 0.12 <= fits["classical"]["alpha_c"] <= 0.16, fits
 
 
+SPARSE_1000 = """
+version: 1
+name: sparse_capacity_1000
+seed: 0
+patterns: {kind: sparse, size: 1000, count: 500, coding_level: COD}
+cues: {kind: noisy, fraction: 0.02, targets: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}
+models:
+  - {id: hopfield-sparse-v1, label: sparse}
+analysis: {success_overlap: 0.9}
+sweep:
+  kind: capacity
+  grid: {patterns.count: COUNTS}
+  seeds: [31, 32, 33]
+"""
+
+
+@pytest.mark.parametrize("coding, counts", [(0.05, [600, 800, 900, 1000, 1100, 1200, 1400, 1700]),
+                                            (0.1, [300, 400, 450, 500, 550, 600, 700, 850])])
+def test_fitted_sparse_critical_load_is_the_finite_a_prediction(tmp_path, write_yaml, coding, counts):
+    """The sparse memory's fitted critical load lies within 25 % of the signal-to-noise prediction at the
+    sweep's a and success level, and far below the a -> 0 asymptote 1/(2a|ln a|) that holds only as a -> 0."""
+    from hipposim.analysis.capacity import sparse_capacity_load, sparse_critical_load
+
+    text = SPARSE_1000.replace("COD", str(coding)).replace("COUNTS", str(counts))
+    ds = run_sweep(loads_scenario(text), tmp_path / "s", progress=False, source=str(write_yaml(text)))
+    fit = fit_critical_load(ds["load"].values, ds["success_rate"].sel(model="sparse").values, ds["seed"].values)
+    predicted = sparse_critical_load(coding, 0.9)
+    assert abs(fit["alpha_c"] / predicted - 1) < 0.25, (fit, predicted)
+    assert fit["alpha_c"] < 0.6 * sparse_capacity_load(coding)
+
+
 def test_modern_retrieves_where_classical_has_failed(tmp_path, write_yaml):
     text = """
 version: 1
@@ -171,7 +203,7 @@ sweep:
 
 # --- executors -----------------------------------------------------------------------------------------
 
-from hipposim.run import executors  # noqa: E402
+from hipposim.run import executors
 
 VOLATILE = ("elapsed_s", "cpu_s", "worker")  # where and how long; everything else must match serial
 
@@ -304,3 +336,17 @@ def test_capacity_plot_draws_only_the_theories_of_its_models():
     spiking = plot_capacity(sweep_ds({"ca3": "ca3-spiking-v3"}, 1.0))
     assert "0.138" not in texts(spiking) and "4 ln N" not in texts(spiking)
     assert "not CA3 cells" in spiking.axes[0].get_xlabel()
+    # the load per CA3 cell and per recurrent input, where the sweep recorded the network's size
+    sized = sweep_ds({"ca3": "ca3-spiking-v3"}, 1.0)
+    sized.attrs["ca3_sizes"] = json.dumps({"ca3": {"n_e": 1000, "C": 100.0}})
+    main_ax = plot_capacity(sized).axes[0]
+    top = [a for a in main_ax.child_axes if "per CA3 cell" in a.get_xlabel()]
+    assert top and "P / C = 10 x" in top[0].get_xlabel()
+    forward, _ = top[0]._functions
+    assert forward(0.2) == pytest.approx(0.2 * 500 / 1000)   # P / n_e = (P / N) N / n_e
+    # noisy cues shrink the error-free bound by (1 - 2 rho)^2
+    noisy = sweep_ds({"classical": "hopfield-classical-v1"}, 1.0)
+    noisy.attrs["cue_flip_fraction"] = 0.1
+    text = texts(plot_capacity(noisy))
+    bound = 0.8 ** 2 / (4 * np.log(500))
+    assert f"{bound:.3g}" in text and "\u03c1=0.1" in text

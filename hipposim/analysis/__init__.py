@@ -14,6 +14,7 @@ from .firing import firing_metrics
 from .attention_spiking import REQUIRES as _ATTENTION_SPIKING, attention_spiking_metrics
 from .spiking import REQUIRES as _SPIKING, spiking_metrics
 from .completion import REQUIRES as _COMPLETION, completion_metrics
+from .sequence import sequence_metrics
 
 #: (variables the dataset must have, metrics(ds, level, stimulus) -> dict)
 METRIC_GROUPS: list[tuple[tuple[str, ...], Callable[..., dict[str, Any]]]] = [
@@ -43,4 +44,7 @@ def model_metrics(ds, analysis=None, stimulus=None) -> dict[str, Any]:
     for needs, group in METRIC_GROUPS:
         if all(name in ds for name in needs):
             out.update(group(ds, level, stimulus))
+    if stimulus is not None and stimulus.sequences is not None:
+        # how far and how well the model plays each cued sequence (hipposim.analysis.sequence)
+        out.update(sequence_metrics(ds, level, stimulus, getattr(analysis, "sequence_overlap", 0.5)))
     return clean_json(out)

@@ -2,7 +2,8 @@
 
 Theory: classical Hopfield alpha_c ~ 0.138 (Amit, Gutfreund
 & Sompolinsky 1985); error-free recall up to N / (2 ln N) (McEliece et al. 1987);
-sparse covariance memories ~ 1 / (2 a |ln a|) (Tsodyks & Feigel'man 1988); autoassociative
+sparse covariance memories ~ 1 / (2 a |ln a|) as a -> 0 (Tsodyks & Feigel'man 1988) and, at finite a, the
+signal-to-noise fixed point of :func:`sparse_critical_load`; autoassociative
 networks with C recurrent inputs per cell p_max ~ k C / (a ln(1/a)) (Treves & Rolls 1991).
 """
 from __future__ import annotations
@@ -66,6 +67,60 @@ def sparse_capacity_load(coding_level: float) -> float:
     return 1.0 / (2.0 * coding_level * abs(math.log(coding_level)))
 
 
+def sparse_overlap_map(m: float, alpha: float, coding_level: float) -> float:
+    """One synchronous k-WTA update of the sparse covariance memory, in the signal-to-noise approximation.
+
+    With J_ij = (1 / (N a (1 - a))) sum_mu (xi_i^mu - a)(xi_j^mu - a) and a state of a N active units whose
+    correlation with the condensed item is m, the field of a unit is (xi_i - a) m plus Gaussian crosstalk of
+    variance alpha a from the other P - 1 items (alpha = P / N). k-WTA keeps the a N largest fields, i.e. the
+    threshold theta solves a Q((theta - (1 - a) m) / sigma) + (1 - a) Q((theta + a m) / sigma) = a, and
+    the new correlation is (f - a) / (1 - a), f = Q((theta - (1 - a) m) / sigma) the fraction of the item's
+    active units among the winners (the standard signal-to-noise analysis of sparse memories: Tsodyks &
+    Feigel'man 1988; Amari 1989). The crosstalk is treated as fresh at every step (no Amari-Maginu
+    correlation of the noise across steps).
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    a = float(coding_level)
+    sigma = math.sqrt(alpha * a)
+    if sigma == 0:
+        return float(m > 0)
+
+    def excess(theta):
+        return a * norm.sf((theta - (1 - a) * m) / sigma) + (1 - a) * norm.sf((theta + a * m) / sigma) - a
+
+    theta = brentq(excess, -10 - abs(m), 10 + abs(m))
+    f = norm.sf((theta - (1 - a) * m) / sigma)
+    return float((f - a) / (1 - a))
+
+
+def sparse_critical_load(coding_level: float, success_overlap: float = 0.9, steps: int = 60) -> float:
+    """Largest load P/N at which the sparse covariance memory still holds its items at ``success_overlap``.
+
+    The finite-a prediction: iterate :func:`sparse_overlap_map` from a perfect cue (m = 1) and find, by
+    bisection in alpha, the load where the fixed point falls to ``success_overlap`` (the Pearson correlation
+    of the state with the item, the sparse memory's ``overlap``). At a = 0.05 it gives 1.07, where the
+    a -> 0 asymptote 1 / (2 a |ln a|) gives 3.34.
+    """
+    if not 0.0 < coding_level < 0.5:
+        raise ValueError(f"coding_level must lie in (0, 0.5), got {coding_level}")
+
+    def held(alpha):
+        m = 1.0
+        for _ in range(steps):
+            m = sparse_overlap_map(m, alpha, coding_level)
+        return m >= success_overlap
+
+    lo, hi = 1e-3, 1.0
+    while held(hi):
+        lo, hi = hi, 2 * hi
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if held(mid) else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
 def sweep_fits(ds) -> dict:
     """Critical load of every model of a capacity sweep dataset (``sweep.nc``): {model: fit}."""
     return {str(model): fit_critical_load(ds["load"].values, ds["success_rate"].sel(model=model).values,
@@ -88,11 +143,12 @@ def treves_rolls_capacity(connections: float, coding_level: float, k: float = 1.
 
 
 def crossing_load(counts, fraction, level: float = 0.5) -> float:
-    """Number of stored items at which the recalled fraction first falls to ``level``.
+    """Number of stored items at which the recalled fraction first falls below ``level``.
 
     Linear interpolation in log(count) between the last count at or above ``level``
-    and the first below it. NaN when the fraction never falls to ``level`` (the
-    capacity lies beyond the sweep) or starts below it (before the sweep).
+    and the first below it. A curve that only touches ``level`` (a plateau at it) has
+    not crossed. NaN when the fraction never falls below ``level`` (the capacity lies
+    beyond the sweep) or starts below it (before the sweep).
     """
     counts, fraction = np.asarray(counts, float), np.asarray(fraction, float)
     order = np.argsort(counts)
@@ -104,8 +160,6 @@ def crossing_load(counts, fraction, level: float = 0.5) -> float:
             x0, x1 = math.log(counts[i - 1]), math.log(counts[i])
             f0, f1 = fraction[i - 1], fraction[i]
             return float(math.exp(x0 + (f0 - level) / (f0 - f1) * (x1 - x0)))
-        if fraction[i] == level:
-            return float(counts[i])
     return math.nan
 
 

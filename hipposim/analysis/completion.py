@@ -14,10 +14,9 @@ counts over windows long enough for rho(T) to be close to 1 when the recall is p
 (:func:`poisson_code_correlation` gives the bound).
 
 Criteria, per cue (:func:`completion_scores`)
---------------------------------------------
+---------------------------------------------
 ``best_at_end``   the target is the best-matching item over the last ``end_ms`` (30 ms);
-``window_corr``   Pearson correlation of CA3 spike counts summed over the second half of
-                  recall with the target's code;
+``window_corr``   Pearson correlation of CA3 spike counts summed over the second half of recall with the target's code;
 ``window_best``   the target has the largest such correlation;
 ``window_pass``   ``window_corr >= level`` (0.7) and ``window_best``;
 ``margin``        ``window_corr`` minus the best competitor's correlation in that window;

@@ -227,6 +227,9 @@ def result_jacobian(ds, stimulus, rerun: Callable[[], tuple[Any, Any]] | None = 
         sub = _first_cues(stimulus, n_cues)
         return jacobian_summary(spiking_rate_jacobian(model, sub, seed),
                                 "rate differences along 4 random cue directions (spiking)")
+    if ds.attrs.get("plays_sequences") and not spiking_result:
+        return {"jacobian_variability": None,
+                "jacobian_method": "not measured (sequence player: a sign readout at every step, J = 0 a.e.)"}
     if "weights" in ds and ds["weights"].ndim == 2 and "attention" not in ds:
         return jacobian_summary(field_jacobian(ds["weights"].values, n_cues),
                                 "closed form: Jacobian of the pre-sign local field h = W s, J = W; not of the "

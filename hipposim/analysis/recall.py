@@ -6,8 +6,7 @@ The keys of :func:`recall_metrics` are stable; users script against them:
 ``success``            True when every cue's final overlap reached ``success_overlap``
 ``success_overlap``    the level used (the scenario's level for this model's overlap measure)
 ``success_rate``       fraction of cues whose final overlap reached ``success_overlap``
-``steps_to_converge``  mean step index at which the dynamics stopped changing
-                       (null if some cue never converged)
+``steps_to_converge``  mean step index at which the dynamics stopped changing (null if some cue never converged)
 ``final_energy``       mean energy at the last step (null when the model has none)
 ``peak_overlap``       mean over cues of the largest overlap with the target
 ``steps_to_09``        mean first step (in step units) where the target overlap reached 0.9 (null if not all did)
@@ -188,17 +187,12 @@ def item_space_metrics(ds, stimulus, success_overlap: float = 0.9) -> dict[str, 
 
     Keys:
 
-    ``item_overlap``          mean over cues of the final m = xi . s / N (see :func:`item_overlap_trajectory`);
-                              raw m: a right but unsure reconstruction (|s_i| < 1) scores below 1, so it
-                              penalises amplitude
+    ``item_overlap``          mean over cues of the final m = xi . s / N (see :func:`item_overlap_trajectory`); raw m: a right but unsure reconstruction (|s_i| < 1) scores below 1, so it penalises amplitude
     ``sign_item_overlap``     m of the sign-thresholded reconstruction, xi . sign(s) / N: the content only
-    ``normalised_item_overlap``  binary items only: sum_i (x_i - a) s_i / (N a (1 - a)) on 0/1 values
-                              (Tsodyks & Feigel'man 1988), 1 for the item, 0 for a silent state and,
-                              in expectation, for a random state; None for bipolar items
+    ``normalised_item_overlap``  binary items only: sum_i (x_i - a) s_i / (N a (1 - a)) on 0/1 values (Tsodyks & Feigel'man 1988), 1 for the item, 0 for a silent state and, in expectation, for a random state; None for bipolar items
     ``item_success_rate``     fraction of cues whose final m reached ``success_overlap``
     ``item_success``          True when every cue did
-    ``probed_accuracy``       mean over cues of the fraction of hidden or corrupted units (:func:`probed_units`)
-                              whose reconstructed sign matches the target (a 0 counts as wrong; 0.5 is chance)
+    ``probed_accuracy``       mean over cues of the fraction of hidden or corrupted units (:func:`probed_units`) whose reconstructed sign matches the target (a 0 counts as wrong; 0.5 is chance)
     ``cue_item_overlap``      mean m of the cue itself (what recall starts from)
     ``cue_probed_accuracy``   the same accuracy of the cue itself (0 for masked and flipped units)
     ``success_overlap``       the level used (the scenario's ``analysis.success_overlap``)

@@ -121,7 +121,7 @@ def spiking_metrics(ds, success_overlap: float, stimulus=None) -> dict[str, Any]
     """CA3/CA1/readout metrics of a spiking result; ``success_overlap`` is the code-overlap level.
 
     ``time_to_08_ms`` and ``fraction_reaching_08`` use that level (0.8 by
-    default; the README's "The spiking CA3" sections). ``mean_image_baseline`` (the accuracy of
+    default; the documentation's pages of the spiking CA3 models). ``mean_image_baseline`` (the accuracy of
     always answering the mean stored item) needs the stimulus.
     """
     traj = target_overlap(ds)

@@ -85,6 +85,10 @@ def memory_size(ds, stimulus=None) -> tuple[int | None, str]:
 
 #: The comparison table's columns: key -> what it is (the report's column headers read this)
 COLUMNS: dict[str, str] = {
+    "sequence_correct_steps": "sequences: items played correctly after the cue before the first error (mean over cues)",
+    "sequence_possible_steps": "sequences: items from the cue to the end of its sequence (mean over cues)",
+    "sequence_recalled": "sequences: fraction of cues whose sequence is played to the end without error",
+    "mean_sequence_overlap": "sequences: overlap with the item due at each position after the cue (mean)",
     "item_overlap": "final item-space overlap m = xi.s/N of the reconstruction with the target (mean over cues)",
     "item_success_rate": "fraction of cues whose final m reached the scenario's success_overlap",
     "probed_accuracy": "sign accuracy on the hidden or corrupted units only (0.5 = chance)",
@@ -162,6 +166,13 @@ def comparison_metrics(ds, analysis=None, stimulus=None, jacobian: dict | None =
     for key in ("beta_normalised", "separated_fraction", "score_scale"):
         if key in ds.attrs:
             entry[key] = ds.attrs[key]
+    if stimulus is not None and stimulus.sequences is not None:
+        from .sequence import sequence_metrics
+
+        seq = sequence_metrics(ds, None, stimulus, float(getattr(analysis, "sequence_overlap", 0.5)))
+        for key in ("sequence_correct_steps", "sequence_possible_steps", "sequence_recalled",
+                    "mean_sequence_overlap"):
+            entry[key] = seq[key]
     if jacobian:
         entry.update(jacobian)
     if m["step_unit"] == "ms":

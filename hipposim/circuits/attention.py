@@ -82,3 +82,72 @@ def learned_items(w_keys: np.ndarray, w_values: np.ndarray, n_items: int, m: int
     k = (w_keys[:n] - w_keys[n:]).reshape(n, n_items, m).mean(axis=2).T
     v = (w_values[:, :n] - w_values[:, n:]).reshape(n_items, m, n).mean(axis=1)
     return k, v
+
+
+def predict_pool(scores: np.ndarray, n_visible: np.ndarray, *, J_k: float, I_bd: float, I_bs: float,
+                 Delta: float, rho0: float, rho_max: float, t_ref: float, c_fb: float, A0: float, A_ref: float,
+                 G_sh: float, K_fb: float, inhibition: float) -> dict[str, np.ndarray]:
+    """Mean-field fixed point of the memory layer and its pool, from the parameters and the cues alone.
+
+    With learned keys at their saturation (w = 1 on the key's on/off cells), a cue with ``n_vis`` visible
+    units and score s_mu = k_mu . xi drives assembly mu with I_mu = J_k (n_vis + s_mu) / (2 n_vis). The
+    pool's mean rate A sets the shunt g = inhibition G_sh A / A_ref and the subtractive current K_fb A, and
+    each memory neuron fires with hazard and rate
+
+        rho_mu = min(rho_max, rho0 exp(u_mu / Delta)),   u_mu = (I_mu + I_bd) / (1 + g) + I_bs - K_fb A,
+        r_mu   = rho_mu / (1 + rho_mu t_ref)                          (Poisson hazard with dead time t_ref),
+
+    while the pool follows the mean memory rate, A = A0 + c_fb mean_mu r_mu. The right side falls as A
+    rises, so the fixed point is unique; it is found by bisection in A. Where the exponential law holds
+    (rho_mu t_ref << 1, no rate at its ceiling) the normalised rates are softmax(beta_pred s) with
+
+        beta_pred = J_k / (2 n_vis Delta (1 + g)),
+
+    the circuit's inverse temperature (Krotov & Hopfield 2021, softmax by shared divisive inhibition;
+    Ramsauer et al. 2020, eq. 3, for the update it implements). ``saturated`` marks cues whose predicted
+    winner is at the ceiling or whose dead time compresses its rate by more than 20 %: there the law, and
+    beta_pred, do not hold.
+
+    Parameters
+    ----------
+    scores : (C, P) array
+        X^T xi for every cue and stored key.
+    n_visible : (C,) array
+        Visible (non-zero) units of each cue.
+    J_k, I_bd, I_bs, Delta, K_fb : float
+        Potentials in one unit (the backend's mV), ``K_fb`` per Hz of pool rate.
+    rho0, rho_max, A0, A_ref : float
+        Rates in Hz.
+    t_ref : float
+        Dead time of a memory neuron (s).
+    c_fb, G_sh, inhibition : float
+        Pool gain (Hz/Hz), shunting conductance at ``A_ref`` and the inhibition factor.
+
+    Returns
+    -------
+    dict
+        ``pool_rate`` (C,), ``beta`` (C,), ``rates`` (C, P) memory-neuron rates, ``saturated`` (C,) bool.
+    """
+    s = np.atleast_2d(np.asarray(scores, dtype=float))
+    n_vis = np.asarray(n_visible, dtype=float).reshape(-1)
+    drive = J_k * (n_vis[:, None] + s) / (2 * n_vis[:, None])
+
+    def rates(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g = inhibition * G_sh * a / A_ref
+        u = (drive + I_bd) / (1 + g[:, None]) + I_bs - K_fb * a[:, None]
+        rho = np.minimum(rho_max, rho0 * np.exp(np.minimum(u / Delta, 700.0)))
+        return rho, rho / (1 + rho * t_ref)
+
+    lo = np.full(len(n_vis), float(A0))
+    hi = np.full(len(n_vis), float(A0) + c_fb * rho_max)
+    for _ in range(200):                      # bisection on A - A0 - c_fb <r>(A), increasing in A
+        mid = 0.5 * (lo + hi)
+        excess = mid - A0 - c_fb * rates(mid)[1].mean(axis=1)
+        hi = np.where(excess > 0, mid, hi)
+        lo = np.where(excess > 0, lo, mid)
+    a = 0.5 * (lo + hi)
+    rho, r = rates(a)
+    g = inhibition * G_sh * a / A_ref
+    top = rho.max(axis=1)
+    saturated = (top >= rho_max * (1 - 1e-9)) | (top * t_ref > 0.25)
+    return {"pool_rate": a, "beta": J_k / (2 * n_vis * Delta * (1 + g)), "rates": r, "saturated": saturated}

@@ -17,7 +17,7 @@ import numpy as np
 
 Separation = Literal["softmax", "argmax"]
 #: every separation function of :func:`universal_retrieval`
-UniversalSeparation = Literal["identity", "softmax", "argmax", "polynomial"]
+UniversalSeparation = Literal["identity", "softmax", "argmax", "polynomial", "exponential"]
 
 
 def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -58,8 +58,13 @@ def separate(scores: np.ndarray, separation: Separation | UniversalSeparation = 
         if degree is None or int(degree) != degree or degree < 1:
             raise ValueError(f"polynomial separation needs an integer degree >= 1, got {degree!r}")
         return np.power(scores, int(degree))
-    raise ValueError(f"unknown separation {separation!r}; expected 'identity', 'softmax', 'argmax' or "
-                     "'polynomial'")
+    if separation == "exponential":
+        # exp(s) times the positive factor exp(-max_mu s) of each query: never overflows, and a
+        # read through it differs from the exact exp(s) read by that factor only
+        top = np.max(scores, axis=-1, keepdims=True)
+        return np.exp(scores - np.where(np.isfinite(top), top, 0.0))
+    raise ValueError(f"unknown separation {separation!r}; expected 'identity', 'softmax', 'argmax', "
+                     "'polynomial' or 'exponential'")
 
 
 def softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarray, beta: float,
@@ -117,13 +122,16 @@ def universal_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarra
       :func:`softmax_retrieval`, so its results are that function's, bit for bit.
     * ``argmax``: the beta -> infinity limit (also :func:`softmax_retrieval`).
     * ``polynomial``: ``(beta Q K^T)^d V`` (Krotov & Hopfield 2016); ``d = 1`` is ``identity``.
+    * ``exponential``: ``exp(beta Q K^T) V`` up to a positive factor per query (the scores are
+      shifted by their maximum before ``exp``; Demircigil et al. 2017): the unnormalised softmax read,
+      so ``softmax`` is it divided by its weights' sum.
 
     Parameters
     ----------
     queries : (..., n_q, d_k)
     keys : (..., n_m, d_k)
     values : (..., n_m, d_v)
-    separation : "identity", "softmax", "argmax" or "polynomial".
+    separation : "identity", "softmax", "argmax", "polynomial" or "exponential".
     beta : scale of the scores (> 0); None means 1.
     degree : integer >= 1, only for ``polynomial``.
 
@@ -131,9 +139,9 @@ def universal_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.ndarra
     -------
     (retrieved (..., n_q, d_v), weights (..., n_q, n_m))
     """
-    if separation not in ("identity", "softmax", "argmax", "polynomial"):
-        raise ValueError(f"unknown separation {separation!r}; expected 'identity', 'softmax', 'argmax' or "
-                         "'polynomial'")
+    if separation not in ("identity", "softmax", "argmax", "polynomial", "exponential"):
+        raise ValueError(f"unknown separation {separation!r}; expected 'identity', 'softmax', 'argmax', "
+                         "'polynomial' or 'exponential'")
     if separation in ("softmax", "argmax"):
         return softmax_retrieval(queries, keys, values, 1.0 if beta is None else beta, separation=separation)
     if beta is not None and not beta > 0:
@@ -296,3 +304,144 @@ def chunked_softmax_retrieval(queries: np.ndarray, keys: np.ndarray, values: np.
         acc += z @ values[start:start + chunk_size]
         running_max = new_max
     return acc / normaliser[:, None], np.log(normaliser) + running_max
+
+
+# --------------------------------------------------------------------------- sequences
+
+#: separation functions of a sequence memory (:func:`sequence_field`)
+SequenceSeparation = Literal["identity", "polynomial", "exponential", "softmax"]
+
+
+def sequence_transitions(sequences: np.ndarray, cyclic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The stored transitions xi^mu -> xi^(mu+1) of every sequence, as pattern indices.
+
+    ``sequences`` is (S, L): the pattern index of each sequence's items in order. Returns
+    ``(keys, values)``, each of length S (L - 1), or S L with ``cyclic`` (the last item of a
+    sequence is then followed by its first).
+    """
+    seqs = np.asarray(sequences, dtype=np.int64)
+    if seqs.ndim != 2 or seqs.shape[1] < 2:
+        raise ValueError(f"sequences must be (S, L) with L >= 2, got shape {seqs.shape}")
+    nxt = np.roll(seqs, -1, axis=1)
+    keep = slice(None) if cyclic else slice(0, seqs.shape[1] - 1)
+    return seqs[:, keep].ravel(), nxt[:, keep].ravel()
+
+
+def sequence_field(states: np.ndarray, keys: np.ndarray, values: np.ndarray,
+                   separation: SequenceSeparation = "identity", beta: float | None = None,
+                   degree: int | None = None, symmetric: float = 0.0,
+                   items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The local field of one parallel step of a sequence memory, before the sign.
+
+    With stored transitions xi^mu -> xi^(mu+1) (``keys`` rows xi^mu, ``values`` rows xi^(mu+1)) and
+    the overlaps m^mu = xi^mu . x / N,
+
+    .. math:: h = \\sum_\\mu \\xi^{\\mu+1} f(\\beta' m^\\mu) + \\lambda \\sum_\\mu \\xi^\\mu m^\\mu ,
+
+    computed by :func:`universal_retrieval` with queries x, keys xi^mu, values xi^(mu+1) and
+    score scale ``beta / N`` (so ``beta`` multiplies m^mu):
+
+    * ``identity`` (f(m) = m, beta = 1): the classical asymmetric network, h = J x with
+      J = (1/N) sum_mu xi^(mu+1) xi^mu^T (Sompolinsky & Kanter 1986, eq. 2; Kleinfeld 1986), and
+      with ``symmetric`` = lambda the symmetric term lambda J_s x, J_s = (1/N) sum_mu xi^mu xi^mu^T,
+      that stabilises each item for a while before the transition;
+    * ``polynomial`` (f(m) = m^d): the dense sequence network of Chaudhry, Zavatone-Veth, Krotov &
+      Pehlevan (2023, eq. 3, "DenseNet");
+    * ``exponential`` (f(m) = exp(beta m)): the same with the exponential separation, up to a
+      positive factor of each cue (:func:`separate`); Chaudhry et al. take beta = N - 1;
+    * ``softmax``: causal attention as next-item recall, V^T softmax(beta K x) with keys
+      xi^1..xi^(L-1) and values xi^2..xi^L (Vaswani et al. 2017, with the stored sequence as the
+      keys and values shifted by one step); the ``exponential`` field divided by its weights' sum.
+
+    Parameters
+    ----------
+    states : (C, N) current states x(t) (masked units 0).
+    keys, values : (T, N) the T stored transitions' first and second items.
+    separation : the function f.
+    beta : the scale of m^mu in f (None: 1).
+    degree : the power d of ``polynomial``.
+    symmetric : lambda, the weight of the symmetric term (0: none).
+    items : (P, N) the stored items of J_s (default: ``keys``).
+
+    Returns
+    -------
+    (field h (C, N), weights f (C, T) of each transition)
+    """
+    n = keys.shape[1]
+    scale = (1.0 if beta is None else float(beta)) / n
+    field, weights = universal_retrieval(np.asarray(states, dtype=float), keys, values, separation,
+                                         beta=scale, degree=degree)
+    if symmetric:
+        stored = keys if items is None else items
+        sym, _ = universal_retrieval(np.asarray(states, dtype=float), stored, stored, "identity", beta=1.0 / n)
+        field = field + symmetric * sym
+    return field, weights
+
+
+def sign_update(field: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """x(t+1) = sgn(h): +-1 by the sign of the field; a unit whose field is exactly 0 keeps its state."""
+    return np.where(field > 0, 1.0, np.where(field < 0, -1.0, previous))
+
+
+def play_sequences(cues: np.ndarray, keys: np.ndarray, values: np.ndarray, steps: int,
+                   separation: SequenceSeparation = "identity", beta: float | None = None,
+                   degree: int | None = None, symmetric: float = 0.0,
+                   items: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Parallel dynamics x(t+1) = sgn(h(x(t))) of a sequence memory (:func:`sequence_field`) from each cue.
+
+    Returns (states (C, steps + 1, N), the cue first; weights (C, steps, T) of every step).
+    """
+    x = np.asarray(cues, dtype=float)
+    states, weights = [x], []
+    for _ in range(steps):
+        h, w = sequence_field(x, keys, values, separation, beta, degree, symmetric, items)
+        x = sign_update(h, x)
+        states.append(x)
+        weights.append(w)
+    n_t = keys.shape[0]
+    w_all = np.stack(weights, axis=1) if weights else np.zeros((x.shape[0], 0, n_t))
+    return np.stack(states, axis=1), w_all
+
+
+def previous_token_mask(segments: np.ndarray, queries: np.ndarray | None = None) -> np.ndarray:
+    """The causal mask of an induction read over a token stream (Olsson et al. 2022).
+
+    Position j holds the pair (key x_(j-1), value x_j); the query at position t may read it when
+    1 <= j <= t (causal: the Transformer's masked attention sees only the past) and x_(j-1), x_j lie
+    in one segment (one stored sequence, or the stream being generated: pairs never span two
+    segments). ``segments`` is (T,) the segment of each token; ``queries`` the query positions
+    (default: all). Returns a bool (n_q, T) mask.
+    """
+    seg = np.asarray(segments)
+    t = len(seg)
+    q = np.arange(t) if queries is None else np.asarray(queries)
+    j = np.arange(t)
+    pair = np.zeros(t, dtype=bool)
+    pair[1:] = seg[1:] == seg[:-1]
+    return (j[None, :] <= q[:, None]) & pair[None, :]
+
+
+def induction_attention(tokens: np.ndarray, segments: np.ndarray, beta: float,
+                        queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Masked (causal) attention over the sequence seen so far, as an induction head reads it.
+
+    .. math:: o_t = \\sum_{j \\le t} \\mathrm{softmax}_j(\\beta\\, x_t \\cdot x_{j-1} / N)\\, x_j ,
+
+    the key of position j being the token before it (a previous-token head) and its value the token
+    itself, so a query equal to an earlier token copies that token's successor (Olsson et al. 2022;
+    Elhage et al. 2021). Computed by :func:`softmax_retrieval` with the mask of
+    :func:`previous_token_mask`. ``tokens`` is (T, N); returns (outputs (n_q, N), weights (n_q, T)).
+    A query with no readable pair gets a zero output.
+    """
+    x = np.asarray(tokens, dtype=float)
+    n = x.shape[1]
+    q = np.arange(len(x)) if queries is None else np.asarray(queries)
+    keys = np.concatenate([np.zeros((1, n)), x[:-1]], axis=0)
+    mask = previous_token_mask(segments, q)
+    if not mask.any(axis=1).all():
+        out, w = np.zeros((len(q), n)), np.zeros((len(q), len(x)))
+        ok = mask.any(axis=1)
+        if ok.any():
+            out[ok], w[ok] = softmax_retrieval(x[q[ok]], keys, x, beta / n, mask=mask[ok])
+        return out, w
+    return softmax_retrieval(x[q], keys, x, beta / n, mask=mask)

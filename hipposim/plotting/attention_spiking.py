@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.attention_spiking import REQUIRES
-from .style import PALETTE, mpl as _mpl
+from .style import PALETTE
+from .style import mpl as _mpl
 
 
 def has_attention_spiking(ds) -> bool:
@@ -61,7 +62,9 @@ def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition", bounds: tup
     """Fitted beta_eff (median over cues, mean over seeds) against the inhibition knob, one line per load,
     for every model of a sweep that records a fitted beta_eff; dashed, the circuit's theory
     J_k / (2 n_vis Delta (1 + g_sh)) where the sweep recorded it. Log-log axes. Fits at the search
-    ``bounds`` (one-hot or flat rates, where beta is only bounded) are left out."""
+    ``bounds`` (one-hot or flat rates, where beta is only bounded) are left out. Dotted, ``beta_pred``: the
+    same law at the pool rate of the mean-field fixed point, solved from the parameters before the run
+    (:func:`hipposim.circuits.attention.predict_pool`)."""
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     models = [str(m) for m in sweep["model"].values
@@ -75,14 +78,17 @@ def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition", bounds: tup
         b = np.where((b > bounds[0] * 1.01) & (b < bounds[1] * 0.99), b, np.nan)
         theory = (sweep["beta_theory"].sel(model=model).values.astype(float) if "beta_theory" in sweep
                   else np.full(b.shape, np.nan))
+        pred = (sweep["beta_pred"].sel(model=model).values.astype(float) if "beta_pred" in sweep
+                else np.full(b.shape, np.nan))
         for load in loads:
             colour = PALETTE[k % len(PALETTE)]
             for values, style, label in ((b, "o-", f"{model}, load P/N = {load:.3g}: fitted"),
-                                         (theory, "--", f"{model}, load P/N = {load:.3g}: theory")):
+                                         (theory, "--", f"{model}, load P/N = {load:.3g}: measured pool"),
+                                         (pred, ":", f"{model}, load P/N = {load:.3g}: predicted")):
                 sel = [(x_all == u) & (sweep["load"].values == load) for u in xs]
                 mean = np.array([np.nanmean(values[s]) if np.isfinite(values[s]).any() else np.nan for s in sel])
                 if np.isfinite(mean).any():
-                    ax.plot(xs, mean, style, color=colour, lw=1.2 if style == "--" else 1.8, label=label)
+                    ax.plot(xs, mean, style, color=colour, lw=1.8 if style == "o-" else 1.2, label=label)
             k += 1
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -92,7 +98,7 @@ def plot_beta_vs_inhibition(sweep, x_name: str = "knobs.inhibition", bounds: tup
                  fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     ax.annotate("median over cues; fits at a search bound (one-hot or flat rates) left out;\n"
-                "dashed: theory, with g_sh from the measured pool rate", (0.01, 0.01), xycoords="figure fraction",
+                "dashed: theory with g_sh from the measured pool rate; dotted: predicted before the run (pool mean field)", (0.01, 0.01), xycoords="figure fraction",
                 fontsize=7, color="0.4")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

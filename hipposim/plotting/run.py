@@ -153,6 +153,12 @@ def plot_run(run, folder, subdir: str = "figures", formats: list[str] | tuple[st
         plt.close(fig)
 
     results = run.results
+    if run.stimulus.sequences is not None and results:
+        from .sequence import plot_sequence_positions, plot_sequence_recall
+
+        level = float(run.scenario.get("analysis", {}).get("sequence_overlap", 0.5))
+        save(plot_sequence_positions(results, run.stimulus, level), "sequence_positions")
+        save(plot_sequence_recall(results, run.stimulus, 0, level), "sequence_recall")
     save(plot_overlap_trajectories(results), "overlap")
     save(plot_energy(results), "energy")
     if run.stimulus.image_shape is not None:

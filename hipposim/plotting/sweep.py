@@ -5,9 +5,17 @@ import math
 
 import numpy as np
 
-from ..analysis.capacity import ALPHA_C, mceliece_load, sparse_capacity_load, sweep_fits
+from ..analysis.capacity import (
+    ALPHA_C,
+    mceliece_load,
+    sparse_capacity_load,
+    sparse_critical_load,
+    sweep_fits,
+)
 from ..analysis.regimes import classify_regime
-from .style import LAYOUT, MUTED, PALETTE, THEORY, mark_line, mpl as _mpl
+from .style import LAYOUT, MUTED, PALETTE, THEORY, mark_line
+from .style import mpl as _mpl
+
 
 def _by_load(ds, model: str, metric: str):
     load = ds["load"].values
@@ -38,8 +46,9 @@ def plot_capacity(ds, fits: dict | None = None):
 
     Theory is drawn only for the models it describes: alpha_c = 0.138 (Amit, Gutfreund &
     Sompolinsky 1985) and N/(4 ln N) (all items error-free, McEliece et al. 1987) for the
-    classical network on dense items; 1/(2a|ln a|) (Tsodyks & Feigel'man 1988, an a -> 0
-    asymptote) for the sparse covariance memory. A spiking CA3's load is per item pixel, not
+    classical network on dense items; for the sparse covariance memory, the finite-a signal-to-noise
+    prediction at the sweep's success level (:func:`hipposim.analysis.capacity.sparse_critical_load`)
+    beside 1/(2a|ln a|) (Tsodyks & Feigel'man 1988, an a -> 0 asymptote). A spiking CA3's load is per item pixel, not
     per cell or connection: its theory is :func:`hipposim.analysis.capacity.treves_rolls_capacity`.
 
     ``fits`` ({model: critical-load fit}, see :func:`hipposim.analysis.capacity.sweep_fits`)
@@ -72,14 +81,25 @@ def plot_capacity(ds, fits: dict | None = None):
         if dense and (ids is None or any(i.startswith("hopfield-classical") for i in ids.values())):
             # theories of the Hebb rule on dense +-1 items only: not for sparse or spiking memories
             marks.append((ALPHA_C, r"$\alpha_c$ = 0.138", THEORY, ":"))
+            rho = float(ds.attrs.get("cue_flip_fraction", 0.0))
             for n in np.unique(ds["n_units"].values):
-                marks.append((mceliece_load(n, all_items=True),
-                              f"N/(4 ln N) = {mceliece_load(n, all_items=True):.3g}, N={n}", "0.35", "-."))
+                bound = mceliece_load(n, all_items=True)
+                if rho > 0:
+                    # a cue with a fraction rho flipped starts with overlap 1 - 2 rho: the error-free basin
+                    # bound shrinks by about (1 - 2 rho)^2
+                    marks.append(((1 - 2 * rho) ** 2 * bound,
+                                  f"(1-2\u03c1)\u00b2 N/(4 ln N) = {(1 - 2 * rho) ** 2 * bound:.3g}, \u03c1={rho:g}", "0.35",
+                                  "-."))
+                else:
+                    marks.append((bound, f"N/(4 ln N) = {bound:.3g}, N={n}", "0.35", "-."))
         if ids is None or any(i.startswith("hopfield-sparse") for i in ids.values()):
+            level = float(ds.attrs.get("success_overlap", 0.9))
             for a in np.unique(ds["coding_level"].values):
                 if a < 0.5:
-                    marks.append((sparse_capacity_load(a), f"1/(2a|ln a|) = {sparse_capacity_load(a):.3g}, "
-                                  f"a={a:g} (a -> 0)", PALETTE[4], (0, (4, 2))))
+                    snr = sparse_critical_load(a, level)
+                    marks.append((snr, f"signal-to-noise = {snr:.3g}, a={a:g}, m>={level:g}", THEORY, ":"))
+                    asym = sparse_capacity_load(a)
+                    marks.append((asym, f"1/(2a|ln a|) = {asym:.3g}, a={a:g} (a -> 0)", PALETTE[4], (0, (4, 2))))
         # labels of lines inside the axis stand vertically at staggered heights; off-axis values get an
         # arrow at the edge, stacked from the top so that two of them never share a height
         inside_pos, edge_pos = iter([0.22, 0.72, 0.47, 0.9, 0.1]), {True: iter([0.9, 0.78, 0.66, 0.54]),
@@ -91,12 +111,32 @@ def plot_capacity(ds, fits: dict | None = None):
             mark_line(ax, value, label, "x", color=colour, ls=ls, text_pos=pos)
         spiking = ids is not None and any(i.startswith("ca3-spiking") for i in ids.values())
         ax.set_xlabel("load  P / N  (N: units of an item, not CA3 cells)" if spiking else "load  P / N")
+        _ca3_load_axis(ax, ds)
     ax_s.set_ylabel("retrieval success rate")
     ax_m.set_ylabel("final overlap with target")
     handles, names = ax_s.get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)), frameon=False, fontsize=8)
     fig.suptitle("Capacity: recall against load (bands: 95% CI over seeds)")
     return fig
+
+
+def _ca3_load_axis(ax, ds) -> None:
+    """A top axis with the load per CA3 cell (P / n_e) and, in its label, per recurrent input (P / C) of the
+    first spiking CA3 model whose size the sweep recorded (``ca3_sizes``), when every point has one N."""
+    import json
+
+    try:
+        sizes = json.loads(ds.attrs.get("ca3_sizes", "{}"))
+    except ValueError:
+        return
+    n_units = np.unique(ds["n_units"].values)
+    if not sizes or len(n_units) != 1:
+        return
+    label, size = next(iter(sizes.items()))
+    n, n_e, c = float(n_units[0]), float(size["n_e"]), float(size["C"])
+    top = ax.secondary_xaxis("top", functions=(lambda x: x * n / n_e, lambda y: y * n_e / n))
+    top.set_xlabel(f"{label}: items per CA3 cell, P / n_e (n_e = {n_e:g})\n"
+                   f"items per recurrent input, P / C = {n_e / c:.3g} x P / n_e (C = {c:g})", fontsize=8)
 
 
 def _models_for(ds, x_name: str) -> list[str]:
@@ -224,6 +264,10 @@ def plot_sweep(ds, folder, subdir: str = "figures", formats=("png",), fits: dict
     written = []
     if ds.attrs.get("sweep_kind") == "capacity":
         fig, name = plot_capacity(ds, fits), "capacity"
+    elif ds.attrs.get("sweep_kind") == "sequence_capacity":
+        from .sequence import plot_sequence_capacity
+
+        fig, name = plot_sequence_capacity(ds, fits), "sequence_capacity"
     elif ds.attrs.get("sweep_kind") == "phase":
         fig, name = plot_phase(ds), "phase"
     else:

@@ -1,6 +1,6 @@
 """Run a scenario: build the shared stimulus, run every model, write the run folder.
 
-The runner sees models only through the :class:`~hipposim.model.Model`
+The runner sees models only through the :class:`~hipposim.contract.Model`
 contract and results only as labeled datasets.
 """
 from __future__ import annotations
@@ -28,7 +28,30 @@ def run_scenario(scenario: Scenario, out: str | Path, overwrite: bool = False, s
     """Run ``scenario`` and write a complete run folder at ``out``.
 
     The manifest is written first with status "running" and rewritten last with
-    "complete" or "failed"; a failure is re-raised as :class:`RunFailed`.
+    "complete" or "failed"; a failure is re-raised as :class:`~hipposim.errors.RunFailed`.
+
+    Parameters
+    ----------
+    scenario : hipposim.Scenario
+        A validated scenario (:func:`hipposim.load_scenario`). One with a ``sweep`` section
+        runs its points serially, as :func:`hipposim.run.sweep.run_sweep`.
+    out : str or pathlib.Path
+        The run folder to write.
+    overwrite : bool
+        Replace an existing hipposim run folder at ``out`` (any other folder is refused).
+    seed : int, optional
+        Run with this seed instead of the scenario's.
+    progress : bool
+        Show progress bars.
+    figures : bool
+        Draw the run's figures into ``figures/``.
+    source : str, optional
+        The scenario's file name, for messages.
+
+    Returns
+    -------
+    RunData or xarray.Dataset
+        The finished run (results, metrics, stimulus), or a sweep's aggregated dataset.
     """
     if seed is not None:
         scenario = scenario.with_seed(seed)

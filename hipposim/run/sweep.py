@@ -448,6 +448,9 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
             ds.attrs["sweep_kind"] = scenario.sweep.kind
             ds.attrs["scenario_sha256"] = scenario_hash(scenario)
             ds.attrs["model_ids"] = json.dumps({m.name: m.id for m in scenario.models})
+            ds.attrs["success_overlap"] = float(scenario.analysis.success_overlap)
+            ds.attrs.update(capacity_context(scenario))
+            ds.attrs["model_params"] = json.dumps({m.name: m.params for m in scenario.models}, sort_keys=True)
             folder.write_dataset("sweep.nc", ds)
             failed = int((ds["status"].values == "failed").sum())
             manifest.update(status="complete" if failed == 0 else "partial", finished=utc_now(),
@@ -458,6 +461,12 @@ def run_sweep(scenario, out: str | Path, overwrite: bool = False, resume: bool =
                 from ..analysis.capacity import sweep_fits
 
                 fits = sweep_fits(ds)
+                folder.write_json("fits.json", clean_json(fits))
+            elif scenario.sweep.kind == "sequence_capacity":
+                from ..analysis import clean_json
+                from ..analysis.sequence import sequence_capacity_fits
+
+                fits = sequence_capacity_fits(ds)
                 folder.write_json("fits.json", clean_json(fits))
             from ..plotting.sweep import plot_sweep
 
@@ -523,6 +532,28 @@ def _check_tasks_folder(folder: RunFolder) -> None:
                                   "may lie outside it")
 
 
+def capacity_context(scenario) -> dict:
+    """What a capacity plot needs beside the load: the cue's flip fraction rho (noisy cues) and, for each
+    spiking CA3 model, its cell count n_e and recurrent inputs per cell C = p_ee n_e (JSON, by label).
+    Values that the sweep itself varies are left out (one number would be wrong for some points)."""
+    swept = set(scenario.sweep.grid) | set(getattr(scenario.sweep, "zip", None) or {})
+    out: dict = {}
+    cues = scenario.cues
+    if cues.kind == "noisy" and not any(k.startswith("cues.") for k in swept):
+        out["cue_flip_fraction"] = float(cues.fraction)
+    sizes = {}
+    for m in scenario.models:
+        if not m.id.startswith("ca3-spiking") or any(k.startswith(f"models.{m.name}.") for k in swept):
+            continue
+        from ..registry import registry
+
+        params = registry.get(m.id).Params(**m.params)
+        sizes[m.name] = {"n_e": int(params.n_e), "C": float(params.p_ee * params.n_e)}
+    if sizes:
+        out["ca3_sizes"] = json.dumps(sizes)
+    return out
+
+
 def aggregate(root: Path, points: list[SweepPoint]):
     """All task records into one labeled dataset: dims (task, model), coords = swept values and seed."""
     import xarray as xr
@@ -534,7 +565,8 @@ def aggregate(root: Path, points: list[SweepPoint]):
     labels = sorted({m for r in records for m in r.get("metrics", {})})
     metric_names = ["final_overlap", "success_rate", "peak_overlap", "steps_to_converge", "final_energy",
                     "max_other_overlap", "attention_entropy", "overlap_entropy", "beta_eff",
-                    "beta_theory"]
+                    "beta_theory", "beta_pred", "sequence_correct_steps", "sequence_possible_steps",
+                    "sequence_fraction", "sequence_recalled", "mean_sequence_overlap"]
     data = {name: np.full((len(points), len(labels)), np.nan) for name in metric_names}
     for i, r in enumerate(records):
         for j, label in enumerate(labels):
@@ -550,11 +582,11 @@ def aggregate(root: Path, points: list[SweepPoint]):
         coords[path] = ("task", values, attrs)
     # loads and sizes, for capacity curves
     sizes = [_pattern_size(p.scenario) for p in points]
-    counts = [p.scenario["patterns"].get("count") or len(p.scenario["patterns"].get("names", [])) for p in points]
+    counts = [_pattern_count(p.scenario) for p in points]
     coords["n_units"] = ("task", sizes)
     coords["n_patterns"] = ("task", counts)
     coords["load"] = ("task", [c / s for c, s in zip(counts, sizes)])
-    coords["coding_level"] = ("task", [float(p.scenario["patterns"].get("coding_level", 0.5)) for p in points])
+    coords["coding_level"] = ("task", [float(p.scenario["patterns"].get("coding_level") or 0.5) for p in points])
     ds = xr.Dataset({name: (("task", "model"), arr) for name, arr in data.items()}, coords=coords)
     ds["status"] = ("task", np.array([r.get("status", "missing") for r in records], dtype=str))
     ds["error"] = ("task", np.array([r.get("error", "") for r in records], dtype=str))
@@ -564,3 +596,11 @@ def aggregate(root: Path, points: list[SweepPoint]):
 def _pattern_size(s: dict) -> int:
     pat = s["patterns"]
     return int(pat.get("size") or 256)
+
+
+def _pattern_count(s: dict) -> int:
+    """Stored items P of a point: count, the image list, or count x length of sequences."""
+    pat = s["patterns"]
+    if pat.get("kind") == "sequences":
+        return int(pat["count"]) * int(pat["length"])
+    return pat.get("count") or len(pat.get("names") or [])

@@ -196,9 +196,8 @@ class MemoryShape:
     n_items: float
     n_units: float
     n_cues: float
-    #: the patterns are sequences (``patterns.kind: sequences``): a model that plays them runs its
-    #: sequence protocol
-    sequences: bool = False
+    #: items per sequence L of a sequence scenario (0 otherwise)
+    sequence_length: float = 0.0
 
     def num(self, key: str, default: float = 0.0) -> float:
         """A numeric parameter: as written if it is a finite number, else its declared default, else ``default``."""
@@ -276,20 +275,26 @@ def model_estimate(shape: MemoryShape) -> dict[str, float]:
 def estimate_memory(doc: dict) -> dict[str, float]:
     """Estimated peak memory (bytes) of one run of the raw scenario ``doc``, by component."""
     pat = _section(doc, "patterns")
-    sequences = pat.get("kind") == "sequences"
-    if sequences:  # count sequences of length items each
-        n_items = _num(pat.get("count"), 1) * max(_num(pat.get("length"), 2), 1)
-        n_units = _num(pat.get("size"), 256)
-    elif pat.get("kind") == "images":
+    cues = _section(doc, "cues")
+    targets = cues.get("targets", "all")
+    length = 0.0
+    if pat.get("kind") == "images":
         names = pat.get("names") if isinstance(pat.get("names"), list) else []
         n_items = _num(pat.get("count"), len(names)) if pat.get("count") is not None else len(names)
         n_units = 256.0
+    elif pat.get("kind") == "sequences":
+        # count sequences of length items; one cue per cued sequence and position
+        length = max(_num(pat.get("length"), 2), 1)
+        n_items = _num(pat.get("count"), 1) * length
+        n_units = 256.0 if pat.get("items") == "images" else _num(pat.get("size"), 1)
+        positions = cues.get("position")
+        n_pos = max(len(positions) if isinstance(positions, list) else 1, 1)
+        n_targets = (len(targets) if isinstance(targets, list) else _num(pat.get("count"), 1)) * n_pos
     else:
         n_items = _num(pat.get("count"), 1)
         n_units = _num(pat.get("size"), 1)
-    cues = _section(doc, "cues")
-    targets = cues.get("targets", "all")
-    n_targets = len(targets) if isinstance(targets, list) else n_items
+    if pat.get("kind") != "sequences":
+        n_targets = len(targets) if isinstance(targets, list) else n_items
     n_cues = n_targets * max(_num(cues.get("repeats"), 1), 1)
     out = {"patterns": n_items * n_units * FLOAT + n_items * 64, "cues": n_cues * n_units * FLOAT}
     models = doc.get("models") if isinstance(doc.get("models"), list) else []
@@ -298,7 +303,7 @@ def estimate_memory(doc: dict) -> dict[str, float]:
         params = spec.get("params") if isinstance(spec.get("params"), dict) else {}
         model_id = str(spec.get("id", ""))
         label = str(spec.get("label") or model_id or f"models[{i}]")
-        shape = MemoryShape(model_id, params, n_items, n_units, n_cues, sequences)
+        shape = MemoryShape(model_id, params, n_items, n_units, n_cues, length)
         for part, nbytes in model_estimate(shape).items():
             out[f"{label} {part}"] = nbytes
     return out

@@ -101,8 +101,22 @@ def validate_data(data: Any, lines: dict[str, int] | None = None, source: str | 
 
     problems: list[Problem] = []
     normalised = []
+    sequences = getattr(scenario.patterns, "kind", None) == "sequences"
     for i, spec in enumerate(scenario.models):
         cls = registry.get(spec.id)
+        if sequences and not getattr(cls, "plays_sequences", False):
+            problems.append(Problem(
+                f"model '{spec.name}' ({spec.id}) recalls single items and cannot play sequences, but "
+                f"patterns.kind is 'sequences'; use a sequence model (e.g. sequence-classical-v1, "
+                f"sequence-dense-v1, attention-causal-v1) or other patterns",
+                f"models[{i}].id", lines.get(f"models[{i}].id", lines.get(f"models[{i}]"))))
+            continue
+        if not sequences and not getattr(cls, "recalls_items", True):
+            problems.append(Problem(
+                f"model '{spec.name}' ({spec.id}) plays sequences only, but patterns.kind is "
+                f"'{getattr(scenario.patterns, 'kind', '?')}'; give it patterns.kind: sequences",
+                f"models[{i}].id", lines.get(f"models[{i}].id", lines.get(f"models[{i}]"))))
+            continue
         raw_params = dict(spec.params)
         for knob, field in getattr(cls, "knobs", {}).items():
             value = getattr(scenario.knobs, knob)

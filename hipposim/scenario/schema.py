@@ -70,6 +70,19 @@ class CorrelatedPatterns(Strict):
         return self
 
 
+def _known_images(names: list[str]) -> list[str]:
+    """The names, if each is a distinct built-in image; ValueError with a suggestion otherwise."""
+    available = stimuli.available_images()
+    for n in names:
+        if n not in available:
+            guess = difflib.get_close_matches(n, available, n=1)
+            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            raise ValueError(f"no built-in image '{n}'; {hint}available: {', '.join(available)}")
+    if len(set(names)) != len(names):
+        raise ValueError("image names must be distinct")
+    return names
+
+
 class ImagePatterns(Strict):
     """Built-in binary images (16x16, '#' = +1)."""
 
@@ -80,15 +93,7 @@ class ImagePatterns(Strict):
     @field_validator("names")
     @classmethod
     def _known(cls, names: list[str]) -> list[str]:
-        available = stimuli.available_images()
-        for n in names:
-            if n not in available:
-                guess = difflib.get_close_matches(n, available, n=1)
-                hint = f"did you mean '{guess[0]}'? " if guess else ""
-                raise ValueError(f"no built-in image '{n}'; {hint}available: {', '.join(available)}")
-        if len(set(names)) != len(names):
-            raise ValueError("image names must be distinct")
-        return names
+        return _known_images(names)
 
     @model_validator(mode="after")
     def _enough(self) -> "ImagePatterns":
@@ -102,7 +107,75 @@ class ImagePatterns(Strict):
         return 256
 
 
-PatternSpec = Annotated[Union[RandomPatterns, SparsePatterns, CorrelatedPatterns, ImagePatterns],
+class SequencePatterns(Strict):
+    """``count`` sequences of ``length`` items each; the items are random +-1, sparse 0/1 or built-in images.
+
+    The stored patterns are every item in sequence-major order (sequence 0's items, then sequence 1's, ...);
+    with ``cyclic`` the last item of each sequence is followed by its first.
+    """
+
+    kind: Literal["sequences"]
+    count: int = Field(gt=0, description="number of sequences S")
+    length: int = Field(description="items per sequence L (at least 2)")
+    items: Literal["random", "sparse", "images"] = Field(
+        "random", description="random: i.i.d. +-1; sparse: 0/1 at coding_level; images: built-in images")
+    size: int | None = Field(None, gt=0, description="units N of an item (random and sparse items)")
+    coding_level: float | None = Field(None, gt=0, lt=1, description="sparse items: fraction a of active units")
+    names: list[str] | None = Field(None, description="image items: count x length distinct built-in image "
+                                                      "names, sequence-major")
+    cyclic: bool = Field(False, description="the last item of each sequence is followed by its first")
+
+    @field_validator("length")
+    @classmethod
+    def _long_enough(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(f"got {value!r}; a sequence needs at least 2 items (length >= 2)")
+        return value
+
+    @field_validator("names")
+    @classmethod
+    def _known(cls, names: list[str] | None) -> list[str] | None:
+        if names is None:
+            return None
+        return _known_images(names)
+
+    @model_validator(mode="after")
+    def _items(self) -> "SequencePatterns":
+        total = self.count * self.length
+        if self.items == "images":
+            if self.names is None:
+                raise ValueError("items 'images' needs 'names', the count x length images in sequence-major order")
+            if len(self.names) != total:
+                raise ValueError(f"'names' lists {len(self.names)} images; {self.count} sequences of "
+                                 f"{self.length} items need {total}")
+            if self.size is not None or self.coding_level is not None:
+                raise ValueError("image items are 16x16: 'size' and 'coding_level' do not apply")
+            return self
+        if self.names is not None:
+            raise ValueError(f"'names' applies to image items only; these items are '{self.items}'")
+        if self.size is None:
+            raise ValueError(f"required field 'size' is missing (units N of a '{self.items}' item)")
+        if self.items == "sparse":
+            if self.coding_level is None:
+                raise ValueError("sparse items need 'coding_level'")
+            if round(self.coding_level * self.size) < 1:
+                raise ValueError(f"coding_level {self.coding_level} leaves no active unit among {self.size}")
+        elif self.coding_level is not None:
+            raise ValueError("'coding_level' applies to sparse items only")
+        return self
+
+    @property
+    def n_items(self) -> int:
+        """Stored items P = count x length."""
+        return self.count * self.length
+
+    @property
+    def n_units(self) -> int:
+        return 256 if self.items == "images" else int(self.size)
+
+
+PatternSpec = Annotated[Union[RandomPatterns, SparsePatterns, CorrelatedPatterns, ImagePatterns,
+                              SequencePatterns],
                         Field(discriminator="kind")]
 
 
@@ -114,7 +187,11 @@ class CueSpec(Strict):
     kind: Literal["masked", "noisy", "mixture"] = Field(
         "masked", description="masked: hide units; noisy: flip units; mixture: blend two patterns")
     targets: Literal["all"] | list[Union[int, str]] = Field(
-        "all", description="patterns to cue: 'all', or a list of names or indices")
+        "all", description="patterns to cue: 'all', or a list of names or indices; for sequence patterns, "
+                           "the sequences to cue ('all' or sequence indices)")
+    position: int | list[int] | None = Field(
+        None, description="sequence patterns only: the position of the cued item in each cued sequence "
+                          "(0 = the first item, the default); a list gives one cue per position")
     fraction: float = Field(0.5, ge=0, le=1, description="masked/noisy: fraction of units hidden or flipped")
     region: Literal[stimuli.REGIONS] | list[Literal[stimuli.REGIONS]] | None = Field(  # type: ignore[valid-type]
         None, description="masked, images only: hide a region instead of random units; a list of regions "
@@ -215,6 +292,9 @@ class AnalysisSpec(Strict):
     code_success_overlap: float = Field(0.8, gt=0, le=1, description="success level of code-correlation overlaps "
                                                                       "(spiking CA3: Pearson r of 10-ms binned "
                                                                       "rates with the item's code)")
+    sequence_overlap: float = Field(0.5, gt=0, le=1, description="sequences: a step plays an item when that "
+                                                                  "item has the largest overlap among the "
+                                                                  "sequence's items and at least this one")
 
 
 class OutputSpec(Strict):
@@ -272,8 +352,10 @@ class SweepSpec(Strict):
     zip: dict[str, list[Any]] = Field(default_factory=dict)
     seeds: SeedRange | Annotated[list[Seed], Field(min_length=1)] = Field(
         default_factory=lambda: [0], description="seeds of every point: a non-empty list or {start, count}")
-    kind: Literal["generic", "capacity", "phase"] = Field(
-        "generic", description="capacity: recall against load P/N with theory; phase: beta x load regime map")
+    kind: Literal["generic", "capacity", "phase", "sequence_capacity"] = Field(
+        "generic", description="capacity: recall against load P/N with theory; phase: beta x load regime map; "
+                               "sequence_capacity: sequences played to the end against total stored length "
+                               "and N, with theory")
 
     @model_validator(mode="after")
     def _consistent(self) -> "SweepSpec":
@@ -296,7 +378,11 @@ class SweepSpec(Strict):
 def _check_ref(ref: int | str, patterns) -> None:
     """Check a pattern reference without listing the names of generated patterns (``p0 .. p{P-1}``),
     so that validating a scenario costs the same for 10 patterns as for 10**9."""
-    if isinstance(patterns, ImagePatterns):
+    if isinstance(patterns, (ImagePatterns, SequencePatterns)):
+        if isinstance(patterns, SequencePatterns) and patterns.n_items > 1000 and isinstance(ref, int):
+            if not 0 <= ref < patterns.n_items:
+                raise ValueError(f"pattern index {ref} is out of range; there are {patterns.n_items} patterns")
+            return
         pattern_index(ref, pattern_names(patterns))
         return
     count = patterns.count
@@ -364,16 +450,36 @@ class Scenario(Strict):
         if dupes:
             raise ValueError(f"model labels must be unique; give each of {dupes} its own 'label'")
         cue = self.cues
-        if cue.targets != "all":
+        sequences = isinstance(self.patterns, SequencePatterns)
+        if sequences:
+            positions = [0] if cue.position is None else (
+                [cue.position] if isinstance(cue.position, int) else list(cue.position))
+            if not positions:
+                raise ValueError("cues.position is an empty list; give at least one position")
+            for pos in positions:
+                if not 0 <= pos < self.patterns.length:
+                    raise ValueError(f"cues.position {pos} is beyond the sequence length {self.patterns.length}; "
+                                     f"positions run from 0 to {self.patterns.length - 1}")
+            if cue.targets != "all":
+                for t in cue.targets:
+                    if not isinstance(t, int) or not 0 <= t < self.patterns.count:
+                        raise ValueError(f"cues.targets names sequences for sequence patterns: got {t!r}; "
+                                         f"expected a sequence index from 0 to {self.patterns.count - 1}")
+        elif cue.position is not None:
+            raise ValueError("cues.position applies to sequence patterns (patterns.kind: sequences) only")
+        if cue.targets != "all" and not sequences:
             for t in cue.targets:
                 _check_ref(t, self.patterns)
         if cue.kind == "mixture":
             if cue.other is None:
                 raise ValueError("cues.kind 'mixture' needs cues.other, the second pattern")
             _check_ref(cue.other, self.patterns)
-        if cue.region is not None and not isinstance(self.patterns, ImagePatterns):
+        images = isinstance(self.patterns, ImagePatterns) or (sequences and self.patterns.items == "images")
+        if cue.region is not None and not images:
             raise ValueError("cues.region applies to image patterns only; use cues.fraction")
-        if self.training is not None and not isinstance(self.patterns, ImagePatterns):
+        if self.sweep is not None and self.sweep.kind == "sequence_capacity" and not sequences:
+            raise ValueError("sweep.kind 'sequence_capacity' needs sequence patterns (patterns.kind: sequences)")
+        if self.training is not None and not images:
             if any(c.kind == "region" for c in self.training.mixture):
                 raise ValueError("training.mixture: a 'region' corruption applies to image patterns only")
         return self

@@ -74,6 +74,7 @@ class AttentionSpec:
     Delta: float            # mV
     rho0: float
     rho_max: float
+    t_ref: float            # s, dead time of a memory neuron
     r_teach: float
     r_teach_out: float
     c_fb: float
@@ -178,8 +179,8 @@ def _simulate(b2, spec: AttentionSpec, keys, values, cues) -> AttentionOutput:
         teach : 1
         learning : 1 (shared)
         """,
-        threshold="rand() < 1 - exp(-rho*dt)", method="exact", name="mem", clock=clock,
-        namespace=dict(tau_s=tau_s, tau_sh=spec.tau_sh * second, tau_i=spec.tau_i * second,
+        threshold="rand() < 1 - exp(-rho*dt)", refractory=spec.t_ref * second, method="exact", name="mem",
+        clock=clock, namespace=dict(tau_s=tau_s, tau_sh=spec.tau_sh * second, tau_i=spec.tau_i * second,
                        I_bd=spec.I_bd * mV, I_bs=spec.I_bs * mV, rho0=spec.rho0 * Hz, rho_max=spec.rho_max * Hz,
                        Delta=spec.Delta * mV, r_teach=spec.r_teach * Hz))
     mem_inh = b2.NeuronGroup(n_inh, "dfb/dt = -fb/tau_p : Hz\nrate = A0 + fb : Hz",
