@@ -27,7 +27,8 @@ Learning (all four excitatory pathways, online, from spikes)
 Every plastic pathway transmits ``w u`` with ``u`` in [0, 1]; pre- and postsynaptic
 traces ``a_pre``, ``a_post`` jump by 1 per spike and decay with ``tau_stdp``.
 Recurrent CA3 -> CA3 (``ee``) and Schaffer CA3 -> CA1 (``sc``) follow symmetric STDP
-with a depression offset theta (a spike-based covariance rule)::
+with a depression offset theta (drift ``eta (2 tau r_pre r_post - theta (r_pre + r_post))``: it
+lacks the ``a^2`` term of the covariance rule)::
 
     pre spike:  u <- clip(u + eta (a_post - theta), 0, 1)
     post spike: u <- clip(u + eta (a_pre  - theta), 0, 1)

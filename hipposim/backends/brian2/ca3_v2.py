@@ -14,8 +14,9 @@ Drives are tables indexed by a timeline: ``ec_rates = ec_table[ec_row(t), i]``
 
 Every plastic pathway (perforant path ``pp``, temporoammonic ``ec1``, recurrent
 ``ee``, Schaffer ``sc``) transmits ``w u gain(t)`` and learns with the same
-symmetric spike-timing rule with a depression offset (a spike-based covariance
-rule; traces with time constant ``tau_stdp``)::
+symmetric spike-timing rule with a depression offset (its drift, ``eta (2 tau r_pre
+r_post - theta (r_pre + r_post))``, lacks the covariance rule's ``a^2`` term; traces with time
+constant ``tau_stdp``)::
 
     pre spike:  a_pre  += 1;  u <- clip(u + eta plastic(t) (a_post - theta), 0, 1)
     post spike: a_post += 1;  u <- clip(u + eta plastic(t) (a_pre  - theta), 0, 1)

@@ -19,7 +19,8 @@ follow one of two rules; ``plastic(t)`` gates learning and ``rec_gain(t)``
 scales recurrent transmission (acetylcholine-like switch):
 
 * ``stdp-symmetric`` (Mishra et al. 2016 window, with a depression offset
-  ``theta`` that makes it a spike-based covariance rule)::
+  ``theta``: co-active pairs potentiate, one-sided pairs depress, silent pairs stay;
+  its drift lacks the covariance rule's ``a^2`` term)::
 
       pre spike:  w <- clip(w + eta (a_post - theta), 0, w_max)
       post spike: w <- clip(w + eta (a_pre  - theta), 0, w_max)
