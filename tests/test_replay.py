@@ -137,7 +137,7 @@ def test_a_replay_protocol_beyond_the_memory_limit_is_refused_before_it_runs():
            "patterns": {"kind": "sequences", "count": 2, "length": 6, "size": 100},
            "cues": {"kind": "clean"}, "models": [{"id": "ca3-spiking-v3", "label": "ca3", "params": dict(REPLAY)}]}
     base = sum(estimate_memory(doc).values())
-    longer = {**doc, "models": [{**doc["models"][0], "params": {**REPLAY, "replay_time": "100000 ms"}}]}
+    longer = {**doc, "models": [{**doc["models"][0], "params": {**REPLAY, "replay_time": "1000000 ms"}}]}
     assert sum(estimate_memory(longer).values()) > 20 * base
     check(doc)                                   # the tested protocol fits
     with pytest.raises(ScenarioError, match="memory"):
