@@ -36,6 +36,24 @@ Circuit (Marr 1971; Treves & Rolls 1994; the README's spiking CA3 sections):
   counts, averaged over ``readout_window`` windows during encoding, to the item.
   Applied to every recall bin it gives the reconstruction over time.
 
+Learning rules (``rule``; the same on recurrent and Schaffer synapses, gated by ``plastic(t)``):
+
+* ``stdp-symmetric``: symmetric STDP with a depression offset theta
+  (:mod:`hipposim.backends.brian2.network`). For independent Poisson trains its drift is
+  ``dw/dt = eta (2 tau_stdp r_pre r_post - theta (r_pre + r_post))``: co-active pairs
+  potentiate, a pair with one side active depresses (pre-active/post-silent and
+  pre-silent/post-active alike), silent/silent pairs stay. It has no ``a^2`` term, so it is
+  not the covariance rule of Tsodyks & Feigel'man (1988).
+* ``covariance``: the rate-based covariance rule with a postsynaptic threshold (Sejnowski
+  1977; Dayan & Abbott 2001, Sect. 8.2), ``dw/dt = eta_cov (nu_pre / nu_ref) (nu_post /
+  nu_ref - a)`` on low-pass rate traces nu. Averaged over the stored items it follows
+  ``sum_mu xi_pre^mu (xi_post^mu - a)``: co-active pairs potentiate, pre-active/post-silent
+  pairs depress, pairs with a silent presynaptic cell (silent/silent, pre-silent/post-active)
+  stay. ``eta_cov`` is a rate (1/s), not the per-pairing step ``eta`` of STDP.
+
+Asymmetric STDP, which stores the order of items presented in sequence, lives in the
+sequence phase of ``ca3-spiking-v3`` (``ee_rule: stdp-asymmetric``).
+
 Phases: each item is presented for ``t_encode`` (recurrent transmission scaled
 by ``ach_scale``, synapses learn), followed by a silent ``t_gap``. Each cue is
 preceded by a ``t_reset`` with no input and no recurrent transmission, then
@@ -57,7 +75,7 @@ import time
 from typing import Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from hipposim.circuits.ca3 import (ec_channels, kwta_codes, perforant_projection, random_projection,
                                    receptive_fields)
@@ -72,7 +90,14 @@ from hipposim.stimuli import Stimulus
 from hipposim.contract import GainFactor, InhibitionFactor
 from hipposim.units import Rate, Strength, Time, Voltage
 
-Rule = Literal["stdp-symmetric", "stdp-asymmetric", "covariance"]
+Rule = Literal["stdp-symmetric", "covariance"]
+#: rules that were offered once and are refused with the reason
+REMOVED_RULES = {
+    "stdp-asymmetric": ("rule 'stdp-asymmetric' is not offered by ca3-spiking-v1: it stores the order of items "
+                        "only when they are presented in sequence, which v1 does not do (each item is followed "
+                        "by a silent gap, so it stored nothing). Use ca3-spiking-v3 with ee_rule: "
+                        "stdp-asymmetric and sequence patterns; v1 offers stdp-symmetric and covariance"),
+}
 Topology = Literal["random", "small_world", "distance"]
 TargetName = Literal["numpy", "cython", "cpp_standalone"]
 SPIKING_POPULATIONS = ("ca3_e", "ca3_i", "ca1_e", "ca1_i", "ec")
@@ -128,12 +153,20 @@ class CA3SpikingParams(Params):
     plasticity: bool = Field(True, description="master switch: synapses learn at all")
     plasticity_at_recall: bool = Field(False, description="keep learning during recall")
     rule: Rule = Field("stdp-symmetric", description="learning rule of recurrent and Schaffer synapses")
-    eta: float = Field(0.04, ge=0, description="learning rate (per spike pair; per ms for covariance)")
+    eta: float = Field(0.04, ge=0, description="STDP learning rate (weight change per spike pairing)")
     theta: float = Field(0.5, ge=0, description="depression offset of the symmetric STDP rule")
-    a_minus: float = Field(1.05, ge=0, description="depression/potentiation ratio of asymmetric STDP")
+    eta_cov: Rate = Field("4 Hz", description="covariance rule: rate of weight change, dw/dt at "
+                          "nu_pre = nu_post = nu_ref is eta_cov (1 - coding_level)")
     tau_stdp: Time = Field("40 ms", description="STDP trace time constant")
     w_max: float = Field(1.0, gt=0, description="upper weight bound")
     nu_ref: Rate = Field("50 Hz", description="covariance rule: reference rate of an active cell")
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _removed_rule(cls, value):
+        if isinstance(value, str) and value in REMOVED_RULES:
+            raise ValueError(REMOVED_RULES[value])
+        return value
     ach_scale: float = Field(0.3, ge=0, le=1, description="recurrent transmission during encoding "
                                                           "(acetylcholine-like switch)")
     # protocol
@@ -338,7 +371,7 @@ class CA3Spiking(Model):
             plastic=tl["plastic"],
             ee=Projection(ee_pre, ee_post, ee_w0), schaffer=Projection(sc_pre, sc_post, sc_w0), fixed=fixed,
             w_ee=p.gain * p.w_ee.si, w_sc=p.w_sc.si, w_mf=p.w_mf.si, rule=p.rule, eta=p.eta, theta=p.theta,
-            a_minus=p.a_minus, tau_stdp=p.tau_stdp.si, w_max=p.w_max, nu_ref=p.nu_ref.si,
+            eta_cov=p.eta_cov.si, tau_stdp=p.tau_stdp.si, w_max=p.w_max, nu_ref=p.nu_ref.si,
             coding_level=p.coding_level, seed=int(rng.integers(2**31)), target=p.target,
             record_ec=p.record_ec)
         out = build_and_run(spec)

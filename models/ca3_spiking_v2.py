@@ -27,7 +27,8 @@ Learning (all four excitatory pathways, online, from spikes)
 Every plastic pathway transmits ``w u`` with ``u`` in [0, 1]; pre- and postsynaptic
 traces ``a_pre``, ``a_post`` jump by 1 per spike and decay with ``tau_stdp``.
 Recurrent CA3 -> CA3 (``ee``) and Schaffer CA3 -> CA1 (``sc``) follow symmetric STDP
-with a depression offset theta (a spike-based covariance rule)::
+with a depression offset theta (drift ``eta (2 tau r_pre r_post - theta (r_pre + r_post))``: it
+lacks the ``a^2`` term of the covariance rule)::
 
     pre spike:  u <- clip(u + eta (a_post - theta), 0, 1)
     post spike: u <- clip(u + eta (a_pre  - theta), 0, 1)
@@ -462,10 +463,18 @@ class CA3SpikingV2(Model):
         return self._result(stimulus, rng, s, out, phases, duration, time.perf_counter() - wall0)
 
     # ------------------------------------------------------------------ result
+    def _recall_seconds(self) -> float:
+        """Length of each recorded recall window (v2: ``t_recall``)."""
+        return self.params.t_recall.si
+
+    def _bin_seconds(self) -> float:
+        """Bin of the recorded rates and overlaps (v2: ``bin``)."""
+        return self.params.bin.si
+
     def _readout(self, spikes, stimulus, s, phases, recall, sfx):
         """Fit the topographic readout on encoding CA1 counts of copy ``sfx``; apply it to every recall bin."""
         p = self.params
-        n1, win, width = p.n_ca1, p.readout_window.si, p.bin.si
+        n1, win, width = p.n_ca1, p.readout_window.si, self._bin_seconds()
         xs, ys, enc = [], [], []
         for mu, name in enumerate(stimulus.names):
             a, b = next((a, b) for nm, a, b in phases if nm == f"encode_{name}")
@@ -476,13 +485,13 @@ class CA3SpikingV2(Model):
             enc.append(cts.sum(axis=0))
             ys.append(np.repeat(stimulus.bipolar_patterns()[mu][None, :], n_win, axis=0))
         w_ro, prior = self._readout_fit(np.concatenate(xs), np.concatenate(ys), s)
-        n_bins = int(round(p.t_recall.si / width))
+        n_bins = int(round(self._recall_seconds() / width))
         raw = np.zeros((len(recall), n_bins, stimulus.n_units))
         window = np.zeros((len(recall), stimulus.n_units))
         ca1_bins = np.zeros((len(recall), n_bins, n1))
         scale = win / width
         for c, (a, b) in enumerate(recall):
-            c1 = binned_counts(*spikes["ca1_e" + sfx], n1, a * 1e-3, a * 1e-3 + p.t_recall.si, width)
+            c1 = binned_counts(*spikes["ca1_e" + sfx], n1, a * 1e-3, a * 1e-3 + self._recall_seconds(), width)
             ca1_bins[c] = c1
             raw[c] = (c1 * scale) @ w_ro + prior
             # second half of recall, as counts per readout window
@@ -492,13 +501,14 @@ class CA3SpikingV2(Model):
 
     def _result(self, stimulus, rng, s, out, phases, duration, wall):
         p = self.params
-        width = p.bin.si
+        width = self._bin_seconds()
         sizes = {"ca3_e": p.n_e, "ca3_i": p.n_i, "ca1_e": p.n_ca1, "ca1_i": p.n_ca1_i}
         spikes = out.spikes
-        edges_t, pop_rates = population_rates(spikes, sizes, duration, width)
+        rate_bin = p.bin.si   # population rates and the runaway check: always in bins of ``bin``
+        edges_t, pop_rates = population_rates(spikes, sizes, duration, rate_bin)
         check_activity(pop_rates, edges_t, p.max_rate.si, str(p.max_rate), out.final_v, duration)
         recall = [(a, b) for nm, a, b in phases if nm.startswith("recall_")]
-        n_bins = int(round(p.t_recall.si / width))
+        n_bins = int(round(self._recall_seconds() / width))
         centres = (np.arange(n_bins) + 0.5) * width * 1e3
         code3, code1 = s["code3"], s["code1"]
         C, P = len(recall), stimulus.n_patterns
@@ -508,12 +518,12 @@ class CA3SpikingV2(Model):
         spk3 = np.zeros((C, n_bins))
         for c, (a, b) in enumerate(recall):
             t0 = a * 1e-3
-            c3 = binned_counts(*spikes["ca3_e"], p.n_e, t0, t0 + p.t_recall.si, width)
+            c3 = binned_counts(*spikes["ca3_e"], p.n_e, t0, t0 + self._recall_seconds(), width)
             ov3[c] = overlaps(c3, code3, "binary")
             spk3[c] = c3.sum(axis=1)
             if p.control:
-                ov3_ctl[c] = overlaps(binned_counts(*spikes["ca3_e_ctl"], p.n_e, t0, t0 + p.t_recall.si, width),
-                                      code3, "binary")
+                ctl = binned_counts(*spikes["ca3_e_ctl"], p.n_e, t0, t0 + self._recall_seconds(), width)
+                ov3_ctl[c] = overlaps(ctl, code3, "binary")
             for key, (t, _) in spikes.items():
                 counts = np.histogram(t, bins=t0 + np.arange(n_bins + 1) * width)[0]
                 rate_cue[key][c] = counts / (sizes[key.replace("_ctl", "")] * width)
@@ -549,7 +559,7 @@ class CA3SpikingV2(Model):
         for key in spikes:
             ds[f"rate_{key}"] = (("cue", "step"), rate_cue[key], {"units": "Hz"})
         main = [k for k in pop_rates if not k.endswith("_ctl")]
-        ds = ds.assign_coords(time=("time", (edges_t[:-1] + width / 2) * 1e3, {"units": "ms"}),
+        ds = ds.assign_coords(time=("time", (edges_t[:-1] + rate_bin / 2) * 1e3, {"units": "ms"}),
                               population=("population", main))
         ds["population_rate"] = (("population", "time"), np.stack([pop_rates[k] for k in main]),
                                  {"units": "Hz"})

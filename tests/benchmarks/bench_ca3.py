@@ -65,7 +65,7 @@ def run_hipposim(target: str, seed: int = 1) -> dict:
         mossy_rates=np.full((1, N_E), DRIVE_HZ * DRIVE_INPUTS), ec_rates=np.zeros((1, 1)), rec_gain=np.ones(1),
         pp_gain=np.zeros(1), plastic=np.ones(1),
         ee=Projection(pre, post, np.full(len(pre), W_INIT)), schaffer=empty, fixed={},
-        w_ee=W_EE, w_sc=0.0, w_mf=W_DRIVE, rule="stdp-symmetric", eta=ETA, theta=THETA, a_minus=1.05,
+        w_ee=W_EE, w_sc=0.0, w_mf=W_DRIVE, rule="stdp-symmetric", eta=ETA, theta=THETA, eta_cov=0.0,
         tau_stdp=TAU_STDP, w_max=1.0, nu_ref=50.0, coding_level=0.1, seed=seed, target=target, record_ec=False)
     del steps
     t0 = time.perf_counter()

@@ -44,7 +44,7 @@ def hipposim_run(n_e: int, target: str, duration: float, seed: int = 1) -> dict:
         rec_gain=np.ones(1), pp_gain=np.zeros(1), plastic=np.ones(1),
         ee=Projection(pre, post, np.full(len(pre), base.W_INIT)), schaffer=empty, fixed={},
         w_ee=base.W_EE, w_sc=0.0, w_mf=base.W_DRIVE, rule="stdp-symmetric", eta=base.ETA, theta=base.THETA,
-        a_minus=1.05, tau_stdp=base.TAU_STDP, w_max=1.0, nu_ref=50.0, coding_level=0.1, seed=seed,
+        eta_cov=0.0, tau_stdp=base.TAU_STDP, w_max=1.0, nu_ref=50.0, coding_level=0.1, seed=seed,
         target=target, record_ec=False)
     out = build_and_run(spec)
     return {"build_s": out.timings["build_s"], "run_s": out.timings["run_s"],

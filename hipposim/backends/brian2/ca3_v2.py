@@ -14,8 +14,9 @@ Drives are tables indexed by a timeline: ``ec_rates = ec_table[ec_row(t), i]``
 
 Every plastic pathway (perforant path ``pp``, temporoammonic ``ec1``, recurrent
 ``ee``, Schaffer ``sc``) transmits ``w u gain(t)`` and learns with the same
-symmetric spike-timing rule with a depression offset (a spike-based covariance
-rule; traces with time constant ``tau_stdp``)::
+symmetric spike-timing rule with a depression offset (its drift, ``eta (2 tau r_pre
+r_post - theta (r_pre + r_post))``, lacks the covariance rule's ``a^2`` term; traces with time
+constant ``tau_stdp``)::
 
     pre spike:  a_pre  += 1;  u <- clip(u + eta plastic(t) (a_post - theta), 0, 1)
     post spike: a_post += 1;  u <- clip(u + eta plastic(t) (a_pre  - theta), 0, 1)
@@ -62,6 +63,8 @@ class Pathway:
     post_gated: bool = False       # learn on postsynaptic spikes only: du = eta post (a_pre - theta)
     learned_ffi: bool = False      # EC -> E inhibition whose jump is w xbar_pre (the channel's learned mean)
     w_slow: float = 0.0            # slow (NMDA-like) jump per spike, volts at u = 1 (recurrent pathway)
+    asymmetric: bool = False       # pair-based asymmetric STDP (:data:`LEARN_PRE_ASYM`) instead of symmetric
+    a_minus: float = 1.0           # asymmetric STDP: depression / potentiation ratio
 
 
 @dataclass
@@ -127,6 +130,10 @@ dxbar/dt = plastic_ta(t)*(x - xbar)/(T + tau_bar0) : 1
 """
 LEARN_PRE = "apre += 1\nu = clip(u + eta*pl*(apost - theta), 0, 1)"
 LEARN_POST = "apost += 1\nu = clip(u + eta*pl*(apre - theta), 0, 1)"
+#: asymmetric (Bi & Poo 1998) window: a presynaptic spike after postsynaptic ones depresses by
+#: ``a_minus`` times the postsynaptic trace, a postsynaptic spike after presynaptic ones potentiates by the
+#: presynaptic trace minus the offset theta (inputs silent while the cell fires are depressed)
+LEARN_PRE_ASYM = "apre += 1\nu = clip(u - eta*pl*a_minus*apost, 0, 1)"
 
 
 def run_v2(spec: V2Spec) -> V2Output:
@@ -225,7 +232,8 @@ def _build(spec: V2Spec):
                                   name=name + "_sw")
             elif pw.u0 is not None:
                 ns.update(eta=pw.eta, theta=pw.theta, tau_stdp=spec.tau_stdp * second, w_slow=pw.w_slow * volt)
-                learn_pre = "apre += 1" if pw.post_gated else LEARN_PRE
+                learn_pre = "apre += 1" if pw.post_gated else (LEARN_PRE_ASYM if pw.asymmetric else LEARN_PRE)
+                ns["a_minus"] = pw.a_minus
                 on_pre = f"{var}_post += w_syn*u*gain\n" + learn_pre
                 if pw.w_slow > 0:
                     on_pre = "gs_post += w_slow*u*gain\n" + on_pre

@@ -15,23 +15,23 @@ different spikes when a network was built twice in one process):
 * ``mossy`` dentate mossy fibres (Poisson, one per CA3 cell, the teacher).
 
 Plastic synapses (``ca3_ee`` recurrent collaterals, ``schaffer`` CA3->CA1)
-follow one of three rules; ``plastic(t)`` gates learning and ``rec_gain(t)``
+follow one of two rules; ``plastic(t)`` gates learning and ``rec_gain(t)``
 scales recurrent transmission (acetylcholine-like switch):
 
 * ``stdp-symmetric`` (Mishra et al. 2016 window, with a depression offset
-  ``theta`` that makes it a spike-based covariance rule)::
+  ``theta``: co-active pairs potentiate, one-sided pairs depress, silent pairs stay;
+  its drift lacks the covariance rule's ``a^2`` term)::
 
       pre spike:  w <- clip(w + eta (a_post - theta), 0, w_max)
       post spike: w <- clip(w + eta (a_pre  - theta), 0, w_max)
 
-* ``stdp-asymmetric`` (pair-based, Bi & Poo 1998 window)::
+* ``covariance`` (rate-based with a postsynaptic threshold, Dayan & Abbott 2001, Sect. 8.2;
+  ``nu`` are low-pass rate traces, ``eta_cov`` a rate in 1/s)::
 
-      pre spike:  w <- clip(w - eta a_minus a_post, 0, w_max)
-      post spike: w <- clip(w + eta a_pre, 0, w_max)
+      every 1 ms: w <- clip(w + eta_cov (1 ms) (nu_pre/nu_ref)(nu_post/nu_ref - a), 0, w_max)
 
-* ``covariance`` (rate-based; ``nu`` are low-pass rate traces)::
-
-      every 1 ms: w <- clip(w + eta (nu_pre/nu_ref - a)(nu_post/nu_ref - a), 0, w_max)
+  A silent presynaptic cell leaves its synapses unchanged; an active one onto a silent
+  cell depresses them by ``eta_cov a`` per second at nu_pre = nu_ref.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class NetworkSpec:
     rule: str
     eta: float
     theta: float
-    a_minus: float
+    eta_cov: float               # covariance rule: 1/s
     tau_stdp: float
     w_max: float
     nu_ref: float
@@ -109,12 +109,6 @@ def _plastic_synapse_code(rule: str) -> tuple[str, str, str]:
         dapost/dt = -apost/tau_stdp : 1 (event-driven)"""
         pre = "apre += 1\nw = clip(w + eta*plastic*(apost - theta), 0, w_max)"
         post = "apost += 1\nw = clip(w + eta*plastic*(apre - theta), 0, w_max)"
-    elif rule == "stdp-asymmetric":
-        model = """w : 1
-        dapre/dt = -apre/tau_stdp : 1 (event-driven)
-        dapost/dt = -apost/tau_stdp : 1 (event-driven)"""
-        pre = "apre += 1\nw = clip(w - eta*a_minus*plastic*apost, 0, w_max)"
-        post = "apost += 1\nw = clip(w + eta*plastic*apre, 0, w_max)"
     elif rule == "covariance":
         model = "w : 1"
         pre, post = "", ""
@@ -191,7 +185,7 @@ def _build(spec: NetworkSpec):
     mf.connect(j="i")
     objects.append(mf)
 
-    plastic_ns = {"eta": spec.eta, "theta": spec.theta, "a_minus": spec.a_minus,
+    plastic_ns = {"eta": spec.eta, "theta": spec.theta, "eta_cov_step": spec.eta_cov * 1e-3,
                   "tau_stdp": spec.tau_stdp * second, "w_max": spec.w_max,
                   "plastic_ta": ta["plastic_ta"], "rec_gain_ta": ta["rec_gain_ta"],
                   "nu_ref": spec.nu_ref * b2.Hz, "a_level": spec.coding_level}
@@ -215,7 +209,7 @@ def _build(spec: NetworkSpec):
         syn.connect(i=proj.i.astype(np.int32), j=proj.j.astype(np.int32))
         syn.w = proj.w
         if spec.rule == "covariance":
-            syn.run_regularly("w = clip(w + eta*plastic*(nu_pre/nu_ref - a_level)"
+            syn.run_regularly("w = clip(w + eta_cov_step*plastic*(nu_pre/nu_ref)"
                               "*(nu_post/nu_ref - a_level), 0, w_max)", clock=named_clock(f"{name}_cov", 1e-3),
                               name=f"{name}_cov")
         objects.append(syn)
