@@ -64,7 +64,7 @@ Completion is judged by :func:`hipposim.analysis.completion.completion_scores`
 -----------------------------------------------------
 A stimulus whose ``metadata`` holds ``"sequences"`` (lists of pattern indices in stored
 order, ``"cyclic"`` and the ``"cue_positions"`` of the cues) runs this phase instead of the
-recall protocol (:meth:`CA3SpikingV3._sequence_protocol`); the circuit, its pathways and the
+recall protocol (``CA3SpikingV3._sequence_protocol``); the circuit, its pathways and the
 paired control are the same.
 
 *Learning.* Each sequence is presented ``seq_repeats`` times; item j starts at
@@ -88,7 +88,7 @@ recurrent transmission at ``replay_rec_gain`` (sharp waves come in low-acetylcho
 states, which release recurrent transmission; Hasselmo 1999) and no plasticity. The
 standard result's steps are bins of ``replay_bin`` from the trigger's onset, and the
 overlap is the code correlation. Each cue's replay is measured by
-:func:`hipposim.analysis.replay.replay_metrics` (``replay_*`` variables; ``*_control`` for the
+``hipposim.analysis.replay.replay_metrics`` (``replay_*`` variables; ``*_control`` for the
 no-plasticity copy, whose recurrent synapses stay at ``u0_ee`` = 0 and replay nothing).
 Ecker et al. (2022) obtain forward replay from asymmetric and bidirectional replay from
 symmetric STDP with adaptation; the symmetric case is not reached in this circuit (see
