@@ -13,7 +13,8 @@ Run from the command line (each prints a JSON table)::
 
     python -m hipposim.run.protocol held-out --seeds 10 11 12 13 14
     python -m hipposim.run.protocol one-shot --seeds 10 11 12 13 14
-    python -m hipposim.run.protocol search --seeds 100 101 102
+    python -m hipposim.run.protocol search --seeds 100 101 102 > search.json
+    python -m hipposim.run.protocol held-out --seeds 10 11 12 13 14 --baseline search.json
     python -m hipposim.run.protocol basins --seeds 10 11 12 13 14
 """
 from __future__ import annotations
@@ -228,7 +229,16 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m hipposim.run.protocol", description=__doc__.split("\n")[0])
     parser.add_argument("protocol", choices=["held-out", "one-shot", "search", "basins"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[10, 11, 12, 13, 14])
+    parser.add_argument("--baseline", metavar="SEARCH_JSON",
+                        help="held-out and one-shot: train the baselines with the hyper-parameters a 'search' run "
+                             "chose (its JSON output, run on other seeds) instead of their defaults")
     args = parser.parse_args(argv)
+    if args.protocol in ("held-out", "one-shot") and args.baseline:
+        with open(args.baseline, encoding="utf-8") as f:
+            chosen = {name: entry["chosen"] for name, entry in json.load(f).items()}
+        fn = {"held-out": held_out, "one-shot": one_shot}[args.protocol]
+        print(json.dumps({"baseline": chosen, **fn(args.seeds, baseline=chosen)}, indent=1))
+        return
     fn = {"held-out": held_out, "one-shot": one_shot, "search": search, "basins": basins}[args.protocol]
     print(json.dumps(fn(args.seeds), indent=1))
 
