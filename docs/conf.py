@@ -11,6 +11,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE / "_ext"))
+# the documented package is the installed one: the source tree's hipposim/ lacks the models package, which
+# the installation maps from models/ (``python -m sphinx`` run from the checkout puts it first on the path)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
 _EXTENSIONS = {"myst_nb": "myst-nb", "sphinx_gallery": "sphinx-gallery", "sphinxcontrib.bibtex":
                "sphinxcontrib-bibtex", "numpydoc": "numpydoc", "pydata_sphinx_theme": "pydata-sphinx-theme",
