@@ -137,3 +137,21 @@ def test_a_voltage_where_a_time_is_expected(write_yaml, tmp_path, capsys, tiny_y
 def test_a_bare_number_where_a_quantity_is_expected(write_yaml, tmp_path, capsys, tiny_yaml):
     text = tiny_yaml + "  - id: ca3-spiking-v1\n    label: ca3\n    params:\n      tau_m: 20\n"
     assert_refused(write_yaml(text), tmp_path, capsys, "models[2].params.tau_m", "bare number", line=15)
+
+
+@pytest.mark.parametrize("mixture, field, fragment", [
+    ([{"kind": "flip", "weight": 0.5}, {"kind": "random_mask", "weight": 0.3}], "training.mixture", "sum to 0.8"),
+    ([{"kind": "blur", "weight": 1.0}], "training.mixture[0]", "unknown kind 'blur'"),
+])
+def test_a_training_mixture_that_is_not_a_distribution_is_refused_naming_the_field(mixture, field, fragment):
+    import yaml as _yaml
+
+    text = _yaml.safe_dump({"version": 1, "name": "mix", "seed": 0,
+                            "patterns": {"kind": "random", "size": 16, "count": 2},
+                            "cues": {"kind": "noisy", "fraction": 0.1},
+                            "training": {"copies": 4, "mixture": mixture},
+                            "models": [{"id": "mlp-baseline-v2", "label": "mlp"}]})
+    with pytest.raises(ScenarioError) as info:
+        loads_scenario(text)
+    msg = str(info.value)
+    assert info.value.exit_code == 2 and field in msg and fragment in msg, msg
