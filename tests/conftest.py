@@ -45,6 +45,25 @@ models:
     label: modern
 """
 
+#: TINY as a sweep of four points (two cue fractions x two seeds)
+SWEEP = TINY + "sweep:\n  grid:\n    cues.fraction: [0.05, 0.1]\n  seeds: [0, 1]\n"
+
+
+def run_cli(args):
+    """Run the CLI in this process; returns (exit code, stdout, stderr) with argparse exits included."""
+    import contextlib
+    import io
+
+    from hipposim.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse refuses bad options with exit 2
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
 
 @pytest.fixture
 def tiny_yaml():

@@ -8,8 +8,6 @@ with ``pytest -s``.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -25,22 +23,12 @@ from hypothesis import strategies as st
 from hipposim.cli import main
 from hipposim.run.folder import manifest_problem
 
-from .conftest import SCENARIOS, TINY
+from .conftest import SCENARIOS, TINY, run_cli
 
 N = int(os.environ.get("HIPPOSIM_FUZZ_EXAMPLES", "0"))
 MEMORY_BUDGET = 200 * 2 ** 20
 TIME_BUDGET_MS = 5000
 STATS: Counter = Counter()
-
-
-def run_cli(args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def fuzz_settings(default: int):

@@ -11,9 +11,7 @@ they poll for marker files instead of sleeping a fixed time.
 """
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
 import json
 import os
 import shutil
@@ -32,26 +30,13 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hipposim.cli import main
 from hipposim.run.folder import MANIFEST, load_run, manifest_problem, read_manifest
 
-from .conftest import TINY
+from .conftest import SWEEP, TINY, run_cli
 
 # subprocesses start outside the source tree, so they import the installed package, not ./hipposim
 OUTSIDE = tempfile.gettempdir()
-SWEEP = TINY + "sweep:\n  grid:\n    cues.fraction: [0.05, 0.1]\n  seeds: [0, 1]\n"
 FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-
-
-def run_cli(args):
-    """Run the CLI in this process; (exit code, stdout, stderr), argparse exits included."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def manifest_of(root: Path) -> dict:

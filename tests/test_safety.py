@@ -22,32 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from hipposim.cli import main
 from hipposim.errors import HipposimError, ScenarioError
 from hipposim.run.lock import FolderLock
 from hipposim.scenario import loads_scenario
 from hipposim.scenario.limits import DEFAULT_MAX_MEMORY, estimate_memory
 
-from .conftest import TINY
+from .conftest import SWEEP, TINY, run_cli
 
 # subprocesses start outside the source tree, so they import the installed package, not ./hipposim
 OUTSIDE = tempfile.gettempdir()
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = TINY + "sweep:\n  grid:\n    cues.fraction: [0.05, 0.1]\n  seeds: [0, 1]\n"
-
-
-def run_cli(args):
-    """Run the CLI in this process; returns (exit code, stdout, stderr) with argparse exits included."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse refuses bad options with exit 2
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_clean(err: str, max_lines: int = 1) -> None:
