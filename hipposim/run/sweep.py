@@ -536,7 +536,9 @@ def capacity_context(scenario) -> dict:
     """What a capacity plot needs beside the load: the cue's flip fraction rho (noisy cues) and, for each
     spiking CA3 model, its cell count n_e and recurrent inputs per cell C = p_ee n_e (JSON, by label).
     Values that the sweep itself varies are left out (one number would be wrong for some points)."""
-    swept = set(scenario.sweep.grid) | set(getattr(scenario.sweep, "zip", None) or {})
+    from ..registry import registry
+
+    swept = set(scenario.sweep.grid) | set(scenario.sweep.zip)
     out: dict = {}
     cues = scenario.cues
     if cues.kind == "noisy" and not any(k.startswith("cues.") for k in swept):
@@ -545,8 +547,6 @@ def capacity_context(scenario) -> dict:
     for m in scenario.models:
         if not m.id.startswith("ca3-spiking") or any(k.startswith(f"models.{m.name}.") for k in swept):
             continue
-        from ..registry import registry
-
         params = registry.get(m.id).Params(**m.params)
         sizes[m.name] = {"n_e": int(params.n_e), "C": float(params.p_ee * params.n_e)}
     if sizes:
