@@ -176,13 +176,15 @@ def prediction_metrics(ds, m_read: np.ndarray) -> dict[str, Any]:
     rates = ds["memory_rate"].values
     scores = ds["scores"].values
     beta_pred = ds["beta_pred"].values
-    counts = ds["memory_count"].values if "memory_count" in ds else rates
+    # the law is weighted by spike counts; a dataset that did not record them gets no law (None below)
+    counts = ds["memory_count"].values if "memory_count" in ds else np.zeros_like(rates)
     ok = resolvable_reads(ds)
     targets = ds["target"].values.astype(int)
     step = hopfield_step(ds, beta_pred)
     m_pred = overlaps(step, ds["value_patterns"].values, "bipolar")[np.arange(len(targets)), targets]
-    laws = [exponential_law(rates[c], scores[c], counts[c]) for c in np.flatnonzero(ok)]
-    slopes = np.array([b / beta_pred[c] for (b, _, _), c in zip(laws, np.flatnonzero(ok))])
+    cues = np.flatnonzero(ok)
+    laws = [exponential_law(rates[c], scores[c], counts[c]) for c in cues]
+    slopes = np.array([b / beta_pred[c] for (b, _, _), c in zip(laws, cues)])
     r2 = np.array([r for _, r, _ in laws])
 
     def median(x):
@@ -190,7 +192,7 @@ def prediction_metrics(ds, m_read: np.ndarray) -> dict[str, Any]:
         x = x[np.isfinite(x)]
         return float(np.median(x)) if x.size else None
 
-    ranks = [shuffle_rank(rates[c] / rates[c].sum(), scores[c]) for c in np.flatnonzero(ok)]
+    ranks = [shuffle_rank(rates[c] / rates[c].sum(), scores[c]) for c in cues]
     return {
         "beta_pred": median(beta_pred),
         "read_resolvable": float(np.mean(ok)),
