@@ -43,17 +43,17 @@ def items_and_cues(n_items: int, seed: int):
                     cues=cues, targets=pick, known=np.tile(~hidden, (len(pick), 1)), image_shape=(16, 16))
 
 
-def recalled_fraction(n_e: int, p_ee: float, n_items: int, seed: int) -> dict:
-    from hipposim.analysis.completion import completion_scores
+def recalled_fraction(n_e: int, p_ee: float, n_items: int, seed: int, params: dict | None = None) -> dict:
     from hipposim.models.ca3_spiking_v3 import CA3SpikingV3
 
+    from hipposim.analysis.completion import completion_scores
     from hipposim.errors import ModelError
 
     stim = items_and_cues(n_items, seed)
     t0 = time.perf_counter()
-    row = {"n_e": n_e, "p_ee": p_ee, "C": p_ee * n_e, "count": n_items, "seed": seed}
+    row = {"n_e": n_e, "p_ee": p_ee, "C": p_ee * n_e, "count": n_items, "seed": seed, "params": params or {}}
     try:
-        ds = CA3SpikingV3(n_e=n_e, p_ee=p_ee).run(stim, np.random.default_rng([seed, n_items, 1]))
+        ds = CA3SpikingV3(n_e=n_e, p_ee=p_ee, **(params or {})).run(stim, np.random.default_rng([seed, n_items, 1]))
     except ModelError as exc:  # an overloaded network that runs away recalls nothing
         if "runaway" not in str(exc):
             raise
@@ -63,7 +63,10 @@ def recalled_fraction(n_e: int, p_ee: float, n_items: int, seed: int) -> dict:
     return {**row, "targets": [int(t) for t in stim.targets],
             "per_cue_pass": [bool(v) for v in np.asarray(scores["window_pass"])],
             "window_pass": float(np.mean(scores["window_pass"])),
-            "best_at_end": float(np.mean(scores["best_at_end"])), "wall_s": time.perf_counter() - t0}
+            "best_at_end": float(np.mean(scores["best_at_end"])),
+            "window_corr": [round(float(v), 3) for v in np.asarray(scores["window_corr"])],
+            "code_rate_hz": [round(float(v), 1) for v in np.asarray(scores["code_rate_hz"])],
+            "wall_s": time.perf_counter() - t0}
 
 
 def fit(points: list[dict], coding_level: float) -> dict:
@@ -114,24 +117,27 @@ def main(argv=None) -> int:
     ap.add_argument("--counts", type=int, nargs="+", default=[16, 32, 64, 96])
     ap.add_argument("--seeds", type=int, nargs="+", default=[501])
     ap.add_argument("--out", default="ca3_capacity")
+    ap.add_argument("--params", type=json.loads, default={},
+                    help='model parameters other than the defaults, as JSON (e.g. \'{"theta_ee": 0.05}\')')
     args = ap.parse_args(argv)
     from hipposim.models.ca3_spiking_v3 import CA3SpikingV3Params
 
-    a = CA3SpikingV3Params().coding_level
+    a = CA3SpikingV3Params(**args.params).coding_level
     log = args.out + ".jsonl"  # every finished point, one per line: a rerun skips them
     done = {}
     if os.path.exists(log):
         with open(log) as fh:
             for line in fh:
                 row = json.loads(line)
-                done[(row["n_e"], row["p_ee"], row["count"], row["seed"])] = row
+                done[(row["n_e"], row["p_ee"], row["count"], row["seed"],
+                      json.dumps(row.get("params", {}), sort_keys=True))] = row
     points = []
     for p_ee in args.p_ee:
         for n in args.counts:
             for seed in args.seeds:
-                row = done.get((args.n_e, p_ee, n, seed))
+                row = done.get((args.n_e, p_ee, n, seed, json.dumps(args.params, sort_keys=True)))
                 if row is None:
-                    row = recalled_fraction(args.n_e, p_ee, n, seed)
+                    row = recalled_fraction(args.n_e, p_ee, n, seed, args.params)
                     with open(log, "a") as fh:
                         fh.write(json.dumps(row) + "\n")
                 print(json.dumps(row), flush=True)
