@@ -91,8 +91,10 @@ overlap is the code correlation. Each cue's replay is measured by
 ``hipposim.analysis.replay.replay_metrics`` (``replay_*`` variables; ``*_control`` for the
 no-plasticity copy, whose recurrent synapses stay at ``u0_ee`` = 0 and replay nothing).
 Ecker et al. (2022) obtain forward replay from asymmetric and bidirectional replay from
-symmetric STDP with adaptation; the symmetric case is not reached in this circuit (see
-``docs/results/replay.md``).
+symmetric STDP with adaptation. Here, from a middle cue, the asymmetric rule replays forward
+only; the symmetric rule with strong adaptation (``b_adapt`` 25 mV) and a 10-ms cue replays one
+or two items backward or forward, but in both directions from the same cue only on some cues
+(see ``docs/results/replay.md``).
 """
 from __future__ import annotations
 

@@ -24,6 +24,11 @@ from hipposim.stimuli import Stimulus
 
 REPLAY = {"n_e": 400, "coding_level": 0.05, "p_ee": 0.5, "ca1_per_ca3": 0.5, "ca1_coding_level": 0.1,
           "b_adapt": "3 mV", "ee_rule": "stdp-asymmetric", "a_minus_ee": 0.5, "eta_ee": 0.1, "target": "numpy"}
+#: symmetric STDP with strong spike-frequency adaptation and a 10-ms cue (set on seeds 1-8, middle cues)
+SYMMETRIC = {"ee_rule": "stdp-symmetric", "eta_ee": 0.05, "b_adapt": "25 mV", "replay_rec_gain": 2.0,
+             "replay_cue": "10 ms"}
+#: a middle cue in each sequence (positions 2 and 3 of six)
+MIDDLE = (2, 3)
 
 
 def sequence_stimulus(seed: int, cue_positions=(0, 2), n_seq: int = 2, length: int = 6, n_units: int = 100,
@@ -149,8 +154,8 @@ def test_a_replay_protocol_beyond_the_memory_limit_is_refused_before_it_runs():
 
 # --------------------------------------------------------------------------- Brian2 runs
 
-def replay_run(seed: int, **extra):
-    stim = sequence_stimulus(seed)
+def replay_run(seed: int, cue_positions=(0, 2), **extra):
+    stim = sequence_stimulus(seed, cue_positions=cue_positions)
     ds = CA3SpikingV3(**{**REPLAY, **extra}).run(stim, np.random.default_rng(seed))
     print({k: np.round(ds[k].values, 2).tolist() for k in CA3SpikingV3.replay_records})
     return stim, ds
@@ -212,7 +217,42 @@ def test_asymmetric_replay_on_more_seeds_runs_forward_in_order():
 @pytest.mark.brian2
 @pytest.mark.parametrize("seed", (32, 33))
 def test_symmetric_stdp_links_successive_items_in_both_directions(seed):
-    stim, ds = replay_run(seed, ee_rule="stdp-symmetric", eta_ee=0.02, b_adapt="6 mV", replay_rec_gain=1.5)
+    stim, ds = replay_run(seed, **SYMMETRIC)
     fwd, bwd, across = link_weights(ds, stim)
     assert abs(fwd - bwd) <= 0.1 * max(fwd, bwd)
     assert min(fwd, bwd) >= across + 0.15
+
+
+def middle_cue_runs(seed: int):
+    """Asymmetric (the replay configuration) and symmetric STDP with strong adaptation (``SYMMETRIC``), both
+    cued at a middle item of each sequence; no control copy."""
+    asym = replay_run(seed, cue_positions=MIDDLE, control=False)[1]
+    sym = replay_run(seed, cue_positions=MIDDLE, control=False, **SYMMETRIC)[1]
+    return asym, sym
+
+
+@pytest.mark.brian2
+def test_from_a_middle_cue_symmetric_stdp_replays_backward_and_asymmetric_does_not():
+    """Seed 31. The cued item is excluded from both fractions, so a copy of the cue scores 0 on both."""
+    asym, sym = middle_cue_runs(31)
+    # asymmetric: forward from the middle, never backward
+    assert asym["replay_fraction"].values.max() > 0
+    assert np.all(asym["replay_fraction_backward"].values == 0)
+    # symmetric with adaptation: the activity leaves the cued item backward as well as forward
+    assert sym["replay_fraction_backward"].values.max() > 0
+    assert sym["replay_fraction"].values.max() > 0
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_middle_cue_replay_direction_on_more_seeds():
+    """Pooled over seeds 32-34 (6 middle cues per rule)."""
+    runs = [middle_cue_runs(seed) for seed in (32, 33, 34)]
+    asym_b = np.concatenate([a["replay_fraction_backward"].values for a, _ in runs])
+    asym_f = np.concatenate([a["replay_fraction"].values for a, _ in runs])
+    sym_b = np.concatenate([s["replay_fraction_backward"].values for _, s in runs])
+    sym_f = np.concatenate([s["replay_fraction"].values for _, s in runs])
+    print("asymmetric", asym_f, asym_b, "symmetric", sym_f, sym_b)
+    assert np.mean(asym_b) <= 0.1 and np.mean(asym_f) >= 0.4
+    assert np.sum(sym_b > 0) >= 2 and np.sum(sym_f > 0) >= 2
+    assert np.mean(sym_b) >= np.mean(asym_b) + 0.1
