@@ -470,8 +470,10 @@ class CA3SpikingV3(CA3SpikingV2):
 
     def _replay_measures(self, ds, stimulus: Stimulus):
         """Per-cue replay measures (:func:`hipposim.analysis.replay.sequence_replay_table`) of the
-        plastic network and of the no-plasticity control, as ``replay_*`` variables and their means as attrs."""
-        from hipposim.analysis.replay import sequence_replay_table
+        plastic network and of the no-plasticity control, as ``replay_*`` variables and their means as attrs.
+        A kick names no item: each trial is judged from the item it ignites
+        (:func:`hipposim.analysis.replay.kick_replay_table`; ``replay_start_position``, -1 if none)."""
+        from hipposim.analysis.replay import kick_replay_table, sequence_replay_table
 
         p = self.params
         seqs, cyclic, positions = sequence_info(stimulus)
@@ -484,8 +486,11 @@ class CA3SpikingV3(CA3SpikingV2):
                  "fraction_forward": "replay_fraction", "fraction_backward": "replay_fraction_backward",
                  "speed": "replay_speed", "compression": "replay_compression", "n_active": "replay_n_active",
                  "n_intruders": "replay_n_intruders"}
+        if p.replay_trigger == "kick":
+            names["start_position"] = "replay_start_position"
         for sfx, var in copies:
-            table = sequence_replay_table(ds[var].values, seqs, positions, stimulus.targets, **kw)
+            table = (kick_replay_table(ds[var].values, seqs, **kw) if p.replay_trigger == "kick"
+                     else sequence_replay_table(ds[var].values, seqs, positions, stimulus.targets, **kw))
             for key, name in names.items():
                 ds[name + sfx] = (("cue",), table[key])
                 values = table[key][np.isfinite(table[key])]

@@ -99,6 +99,29 @@ def test_the_chain_stops_at_a_skip_an_intrusion_or_a_gap():
     assert m["spearman"] == pytest.approx(-1.0) and m["fraction_backward"] == 1.0
 
 
+def test_a_kick_is_judged_from_the_item_it_ignites():
+    from hipposim.analysis.replay import ignition, kick_replay_table
+
+    seqs = [[0, 1, 2, 3], [4, 5, 6, 7]]
+    kw = {"bin_s": 0.002, "presentation_step_s": 0.08, "level": 0.3, "start_bin": 0}
+    fwd = synthetic_replay([5, 6, 7])                 # ignites item 5 (position 1 of sequence 1), runs to the end
+    back = synthetic_replay([2, 1, 0])                # ignites item 2, replays backward
+    nothing = np.full_like(fwd, 0.1)                  # no assembly reaches the level
+    assert ignition(fwd, 0.3) == 5 and ignition(nothing, 0.3) == -1
+    # the kick's own bins are not judged: from bin 5 on, item 6 is the first active
+    assert ignition(fwd, 0.3, start_bin=5) == 6
+    t = kick_replay_table(np.stack([fwd, back, nothing]), seqs, **kw)
+    assert t["start_item"].tolist() == [5, 2, -1] and t["start_position"].tolist() == [1, 2, -1]
+    assert t["fraction_forward"].tolist() == [1.0, 0.0, 0.0]
+    assert t["fraction_backward"].tolist() == [0.0, 1.0, 0.0]
+    assert t["n_active"].tolist() == [2, 2, 0] and np.isnan(t["speed"][2])
+    # a copy of whatever ignites replays nothing beyond it
+    assert kick_replay_table(synthetic_replay([6])[None], seqs, **kw)["fraction_forward"][0] == 0
+    # kicks that ignite nothing, judged after the kick's bins
+    silent = kick_replay_table(np.stack([nothing, nothing]), seqs, **{**kw, "start_bin": 4})
+    assert silent["fraction_forward"].tolist() == [0.0, 0.0] and silent["start_position"].tolist() == [-1, -1]
+
+
 def test_speed_is_the_inverse_slope_of_activation_time():
     seq = list(range(6))
     first = np.array([0, 5, 10, 15, -1, -1])

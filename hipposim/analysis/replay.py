@@ -21,6 +21,11 @@ The replay measures of one cue at position k of a stored sequence (s_0, ..., s_{
   position along the replayed chain) and the compression factor, replay speed over
   presentation speed (:func:`replay_speed`). Replay in sharp-wave ripples runs about 10 to 20
   times faster than the behaviour it replays (Nadasdy et al. 1999; Lee & Wilson 2002).
+
+A trigger that names no item (an unspecific sharp-wave kick) is judged from the assembly it
+ignites: the first item active after the kick, ``mu* = win(t*)`` with
+``t* = min {t >= t_kick : win(t) is not none}`` (:func:`ignition`), takes the cue's place in
+the measures above (:func:`kick_replay_table`).
 """
 from __future__ import annotations
 
@@ -181,6 +186,42 @@ def replay_metrics(overlap: np.ndarray, sequence: list[int], cue_position: int, 
     }
 
 
+def ignition(overlap: np.ndarray, level: float, start_bin: int = 0) -> int:
+    """The item an unspecific trigger sets off: the first active assembly from ``start_bin``; -1 if none."""
+    win = winners(overlap, level)[start_bin:]
+    active = win[win >= 0]
+    return int(active[0]) if active.size else -1
+
+
+def kick_replay_table(overlap: np.ndarray, sequences: list[list[int]], **kw) -> dict[str, np.ndarray]:
+    """:func:`replay_metrics` of every trial of an unspecific trigger, from the item it ignites.
+
+    ``overlap`` (C, S, P). Trial c is judged from ``mu* = ignition(overlap[c])`` at its position in the
+    sequence that holds it, exactly as a cue of that item would be; its own activation is not counted.
+    A trial that ignites nothing replays nothing (fractions and counts 0, the rest NaN). Besides the
+    measures of :func:`replay_metrics`, returns ``start_item`` and ``start_position`` (-1 if none).
+    """
+    keys = None
+    rows = []
+    for c in range(len(overlap)):
+        mu = ignition(overlap[c], kw["level"], kw.get("start_bin", 0))
+        seq = next((list(s) for s in sequences if mu in [int(m) for m in s]), None)
+        if seq is None:
+            rows.append({"start_item": -1, "start_position": -1})
+            continue
+        pos = [int(m) for m in seq].index(mu)
+        row = replay_metrics(overlap[c], seq, pos, **kw)
+        keys = keys or list(row)
+        rows.append({**row, "start_item": mu, "start_position": pos})
+    keys = keys or list(replay_metrics(np.zeros_like(np.asarray(overlap[0], dtype=float)), list(sequences[0]), 0, **kw))
+    silent = {"n_forward": 0.0, "n_backward": 0.0, "fraction_forward": 0.0, "fraction_backward": 0.0,
+              "n_active": 0.0, "n_intruders": 0.0}
+    out = {key: np.array([r.get(key, silent.get(key, np.nan)) for r in rows], dtype=float) for key in keys}
+    out["start_item"] = np.array([r["start_item"] for r in rows], dtype=float)
+    out["start_position"] = np.array([r["start_position"] for r in rows], dtype=float)
+    return out
+
+
 def sequence_replay_table(overlap: np.ndarray, sequences: list[list[int]], cue_positions: list[int],
                           targets: np.ndarray, **kw) -> dict[str, np.ndarray]:
     """:func:`replay_metrics` of every cue: ``overlap`` (C, S, P); cue c targets ``targets[c]``, the item
@@ -198,6 +239,8 @@ def sequence_replay_table(overlap: np.ndarray, sequences: list[list[int]], cue_p
 
 __all__ = [
     "activation_bins",
+    "ignition",
+    "kick_replay_table",
     "peak_bins",
     "relative_positions",
     "replay_chain",

@@ -39,8 +39,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[51, 52, 53])
     ap.add_argument("--cue-positions", type=int, nargs=2, default=[0, 2],
                     help="position of the cue in sequence 0 and in sequence 1 (0-5; 2 and 3 are the middle)")
+    ap.add_argument("--params", type=json.loads, default={},
+                    help='model parameters beside the configuration, as JSON (e.g. \'{"kick_rate": "20 Hz"}\')')
     args = ap.parse_args()
-    params = {**REPLAY, **(SYMMETRIC if args.rule == "stdp-symmetric" else {}), "replay_trigger": args.trigger}
+    params = {**REPLAY, **(SYMMETRIC if args.rule == "stdp-symmetric" else {}), "replay_trigger": args.trigger,
+              **args.params}
     for seed in args.seeds:
         stim = sequence_stimulus(seed, cue_positions=tuple(args.cue_positions))
         try:
@@ -48,8 +51,10 @@ def main() -> None:
         except ModelError as exc:   # a runaway network replays nothing
             print(json.dumps({"seed": seed, "rule": args.rule, "trigger": args.trigger, "error": str(exc)}))
             continue
-        row = {"seed": seed, "rule": args.rule, "trigger": args.trigger, "cue_positions": list(args.cue_positions)}
-        for key in CA3SpikingV3.replay_records:
+        row = {"seed": seed, "rule": args.rule, "trigger": args.trigger, "cue_positions": list(args.cue_positions),
+               "params": args.params}
+        extra = ("replay_start_position",) if args.trigger == "kick" else ()
+        for key in CA3SpikingV3.replay_records + extra:
             for sfx in ("", "_control"):
                 row[key + sfx] = [None if not np.isfinite(v) else round(float(v), 3) for v in ds[key + sfx].values]
         print(json.dumps(row), flush=True)
