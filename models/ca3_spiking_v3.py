@@ -89,7 +89,9 @@ states, which release recurrent transmission; Hasselmo 1999) and no plasticity. 
 standard result's steps are bins of ``replay_bin`` from the trigger's onset, and the
 overlap is the code correlation. Each cue's replay is measured by
 ``hipposim.analysis.replay.replay_metrics`` (``replay_*`` variables; ``*_control`` for the
-no-plasticity copy, whose recurrent synapses stay at ``u0_ee`` = 0 and replay nothing).
+no-plasticity copy, whose recurrent synapses stay at ``u0_ee`` = 0 and replay nothing);
+a kick names no item, so each kick trial is measured from the item it ignites
+(``hipposim.analysis.replay.kick_replay_table``, ``replay_start_position``).
 Ecker et al. (2022) obtain forward replay from asymmetric and bidirectional replay from
 symmetric STDP with adaptation. Here, from a middle cue, the asymmetric rule replays forward
 only; the symmetric rule with strong adaptation (``b_adapt`` 25 mV) and a 10-ms cue replays one
