@@ -185,8 +185,12 @@ def plot_weights(ds, axes=None):
         for b in bounds:
             ax.axhline(b, color="0.3", lw=0.6)
             ax.axvline(b, color="0.3", lw=0.6)
-        centres = [np.mean(np.flatnonzero(items == k)) for k in np.unique(items)]
-        labels = [names[k] if k >= 0 else "none" for k in np.unique(items)]
+        centres, labels = [], []
+        for k in np.unique(items):  # many items: label only blocks a label's width apart
+            centre = float(np.mean(np.flatnonzero(items == k)))
+            if not centres or centre - centres[-1] >= len(items) / 20:
+                centres.append(centre)
+                labels.append(names[k] if k >= 0 else "none")
         ax.set_xticks(centres, labels, rotation=45, fontsize=8)
         ax.set_yticks(centres, labels, fontsize=8)
         ax.set_xlabel("postsynaptic cell (by item)")
