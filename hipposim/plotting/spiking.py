@@ -185,12 +185,14 @@ def plot_weights(ds, axes=None):
         for b in bounds:
             ax.axhline(b, color="0.3", lw=0.6)
             ax.axvline(b, color="0.3", lw=0.6)
+        blocks = sorted((float(np.mean(np.flatnonzero(items == k))), names[k] if k >= 0 else "none")
+                        for k in np.unique(items))
+        gap = 0.0 if len(blocks) <= 12 else len(items) / 14   # many items: label blocks a label's width apart
         centres, labels = [], []
-        for k in np.unique(items):  # many items: label only blocks a label's width apart
-            centre = float(np.mean(np.flatnonzero(items == k)))
-            if not centres or centre - centres[-1] >= len(items) / 20:
+        for centre, label in blocks:  # in axis order
+            if not centres or centre - centres[-1] >= gap:
                 centres.append(centre)
-                labels.append(names[k] if k >= 0 else "none")
+                labels.append(label)
         ax.set_xticks(centres, labels, rotation=45, fontsize=8)
         ax.set_yticks(centres, labels, fontsize=8)
         ax.set_xlabel("postsynaptic cell (by item)")
