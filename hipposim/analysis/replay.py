@@ -201,25 +201,25 @@ def kick_replay_table(overlap: np.ndarray, sequences: list[list[int]], **kw) -> 
     A trial that ignites nothing replays nothing (fractions and counts 0, the rest NaN). Besides the
     measures of :func:`replay_metrics`, returns ``start_item`` and ``start_position`` (-1 if none).
     """
-    keys = None
-    rows = []
-    for c in range(len(overlap)):
-        mu = ignition(overlap[c], kw["level"], kw.get("start_bin", 0))
-        seq = next((list(s) for s in sequences if mu in [int(m) for m in s]), None)
-        if seq is None:
-            rows.append({"start_item": -1, "start_position": -1})
-            continue
-        pos = [int(m) for m in seq].index(mu)
-        row = replay_metrics(overlap[c], seq, pos, **kw)
-        keys = keys or list(row)
-        rows.append({**row, "start_item": mu, "start_position": pos})
-    keys = keys or list(replay_metrics(np.zeros_like(np.asarray(overlap[0], dtype=float)), list(sequences[0]), 0, **kw))
     silent = {"n_forward": 0.0, "n_backward": 0.0, "fraction_forward": 0.0, "fraction_backward": 0.0,
-              "n_active": 0.0, "n_intruders": 0.0}
-    out = {key: np.array([r.get(key, silent.get(key, np.nan)) for r in rows], dtype=float) for key in keys}
-    out["start_item"] = np.array([r["start_item"] for r in rows], dtype=float)
-    out["start_position"] = np.array([r["start_position"] for r in rows], dtype=float)
-    return out
+              "n_active": 0.0, "n_intruders": 0.0, "start_item": -1, "start_position": -1}
+    rows = []
+    for trial in overlap:
+        mu = ignition(trial, kw["level"], kw.get("start_bin", 0))
+        seq = _sequence_of(mu, sequences) if mu >= 0 else None
+        if seq is None:
+            rows.append(silent)
+            continue
+        pos = seq.index(mu)
+        rows.append({**replay_metrics(trial, seq, pos, **kw), "start_item": mu, "start_position": pos})
+    keys = [*replay_metrics(np.zeros_like(np.asarray(overlap[0], dtype=float)), list(sequences[0]), 0, **kw),
+            "start_item", "start_position"]
+    return {key: np.array([r.get(key, np.nan) for r in rows], dtype=float) for key in keys}
+
+
+def _sequence_of(item: int, sequences: list[list[int]]) -> list[int] | None:
+    """The stored sequence (as ints) that holds ``item``; None if none does."""
+    return next(([int(m) for m in s] for s in sequences if int(item) in [int(m) for m in s]), None)
 
 
 def sequence_replay_table(overlap: np.ndarray, sequences: list[list[int]], cue_positions: list[int],
@@ -228,7 +228,9 @@ def sequence_replay_table(overlap: np.ndarray, sequences: list[list[int]], cue_p
     at ``cue_positions[c]`` of the sequence that holds it. Returns {measure: (C,) array}."""
     rows = []
     for c, target in enumerate(np.asarray(targets, dtype=int)):
-        seq = next(list(s) for s in sequences if int(target) in [int(m) for m in s])
+        seq = _sequence_of(target, sequences)
+        if seq is None:
+            raise ValueError(f"cue {c}: its target {int(target)} is in no stored sequence")
         pos = int(cue_positions[c])
         if int(seq[pos]) != int(target):
             raise ValueError(f"cue {c}: cue_positions[{c}] = {pos} holds item {seq[pos]}, not the cue's target "
